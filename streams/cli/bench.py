@@ -1,0 +1,31 @@
+"""`streamrec bench`: benchmarks that print figures (encoder speed, index speed and recall)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+
+#: bench name → module with add_arguments(parser) and run(args) -> int
+_BENCHES = {
+    "encode": ("encoders.bench", "encoder items/s against sentence-transformers on the same texts"),
+    "index": ("index.bench", "index add rate, search QPS and recall@10 against exact search"),
+    "freshness": ("streams.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
+}
+
+
+def register(sub) -> None:
+    """Add the `bench` subcommand and its benchmarks."""
+    parser = sub.add_parser("bench", help="run a benchmark and print its figures",
+                            description="Benchmarks print figures; docs/benchmarks.md records them with their commands.")
+    benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    for name, (module, summary) in _BENCHES.items():
+        bench = benches.add_parser(name, help=summary, description=summary)
+        bench.set_defaults(run=run, bench_module=module)
+        try:
+            importlib.import_module(module).add_arguments(bench)
+        except ImportError:  # a benchmark whose module is missing still shows in --help
+            pass
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    """Run the chosen benchmark."""
+    return int(importlib.import_module(args.bench_module).run(args) or 0)

@@ -1,0 +1,42 @@
+"""Flags shared by subcommands, and the one place where flags and environment become Settings."""
+from __future__ import annotations
+
+import argparse
+
+from ..settings import Settings
+
+#: flag dest → Settings field; a flag left at None falls back to STREAMREC_* / the default
+_FLAG_FIELDS = {
+    "broker": "broker",
+    "data_dir": "data_dir",
+    "web_port": "web_port",
+    "model_path": "model_path",
+    "device": "device",
+    "k": "k",
+    "topic_partitions": "topic_partitions",
+    "role": "role",
+}
+
+
+def add_broker_flag(parser: argparse.ArgumentParser) -> None:
+    """--broker URL (STREAMREC_BROKER)."""
+    parser.add_argument("--broker", metavar="URL", help="Kafka bootstrap, e.g. kafka://127.0.0.1:9092 (STREAMREC_BROKER)")
+
+
+def add_worker_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags of a worker process: broker, data dir, web port, model."""
+    add_broker_flag(parser)
+    parser.add_argument("--data-dir", metavar="DIR", help="RocksDB tables and index snapshots (STREAMREC_DATA_DIR)")
+    parser.add_argument("--web-port", type=int, metavar="PORT", help="HTTP port: /recommendations, /health, /metrics (STREAMREC_WEB_PORT)")
+    parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings from STREAMREC_* variables, overridden by the flags the user gave."""
+    overrides = {
+        field: getattr(args, flag)
+        for flag, field in _FLAG_FIELDS.items()
+        if getattr(args, flag, None) is not None
+    }
+    return Settings(**overrides)

@@ -1,0 +1,120 @@
+"""`streamrec demo`: the product end to end on the embedded broker — catalogue in, explained lists out."""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .. import sample
+import json
+
+from ..local import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
+
+
+def register(sub) -> None:
+    """Add the `demo` subcommand."""
+    parser = sub.add_parser(
+        "demo",
+        help="start the embedded broker and a worker, load a sample shop, print explained recommendations",
+        description="Starts tansu and one worker on free loopback ports, publishes a 300-product catalogue "
+        "and shopper sessions (plus a few malformed messages), and prints each recommendation list as it "
+        "arrives on the `recommendations` topic. Everything stops at the end.",
+    )
+    parser.add_argument("--users", type=int, default=2, help="shoppers per persona (8 personas; default 2)")
+    parser.add_argument("--show", type=int, default=3, help="items shown per list (default 3)")
+    parser.add_argument("--pace", type=float, default=0.05, help="seconds between published events (default 0.05)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    """Run the demo and clean up after it."""
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="streamrec-demo-"))
+    with console.status("starting the embedded broker (tansu)…"):
+        broker = LocalBroker.start(log_path=workdir / "broker.log", binary=settings.tansu_bin)
+    console.print(f"[green]✓[/] broker on {broker.url} (in memory)")
+    worker = None
+    try:
+        with console.status("starting a worker (loading the MiniLM encoder, joining the group)…"):
+            worker = WorkerProcess.start(broker.url, workdir / "worker", env={"STREAMREC_LOG_LEVEL": "warning"})
+            health = worker.wait_ready(timeout=180)
+        console.print(f"[green]✓[/] worker ready on {worker.web_url} — model {health['model_version']}")
+        _load_catalogue(console, broker, worker, settings)
+        _replay_sessions(console, broker, settings, args)
+        _show_dead_letters(console, broker, settings)
+        user = "trail-runner-1"
+        rec = worker.get_json(f"/recommendations/{user}?k=3")
+        console.print(f"\n[bold]GET {worker.web_url}/recommendations/{user}?k=3[/] →")
+        for item in rec["items"]:
+            console.print(f"  {item['rank']}. {item['title']} — {item['explanation']}")
+        console.print(f"\nMetrics: {worker.web_url}/metrics · logs and data: {workdir}")
+    finally:
+        with console.status("stopping…"):
+            if worker is not None:
+                worker.stop()
+            broker.stop()
+    return 0
+
+
+def _load_catalogue(console: Console, broker: LocalBroker, worker: WorkerProcess, settings) -> None:
+    items = sample.catalogue()
+    bad = [("bad-1", b'{"item_id": "bad-1", "price": 10}'), ("bad-2", b"not json at all")]
+    publish(broker.bootstrap, settings.topic_items, [(i["item_id"], i) for i in items] + bad)
+    with console.status(f"embedding {len(items)} products into the index…"):
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and worker.get_json("/health")["index_items"] < len(items):
+            time.sleep(0.5)
+    console.print(f"[green]✓[/] catalogue indexed: {worker.get_json('/health')['index_items']} products "
+                  f"({len(bad)} malformed items sent to {settings.topic_dead_letters})")
+
+
+def _replay_sessions(console: Console, broker: LocalBroker, settings, args) -> None:
+    items = {i["item_id"]: i for i in sample.catalogue()}
+    events = sample.sessions(list(items.values()), users_per_persona=args.users, start_ts=time.time() - 3600)
+    events_by_id = {e["event_id"]: e for e in events}
+    bad = [("someone", b'{"user_id": "someone", "type": "teleport", "item_id": "p00001"}')]
+
+    def replay() -> None:
+        prod = producer(broker.bootstrap)
+        for event in events:
+            prod.send(settings.topic_events, key=event["user_id"].encode(), value=json.dumps(event).encode())
+            prod.flush()
+            time.sleep(args.pace)
+        for key, value in bad:
+            prod.send(settings.topic_events, key=key.encode(), value=value)
+        prod.close()
+
+    thread = threading.Thread(target=replay, daemon=True)
+    console.print(f"\nReplaying {len(events)} events of {len(events) // 7} shoppers; each list below arrived on "
+                  f"`{settings.topic_recommendations}` right after its event:\n")
+    thread.start()
+    shown = 0
+    for record in _tail(broker, settings.topic_recommendations, len(events)):
+        rec = record["value"]
+        event = events_by_id.get(rec["trigger_event_id"], {})
+        what = f"searched “{event['query']}”" if event.get("query") else (
+            f"{event.get('type', '?')} “{items.get(event.get('item_id'), {}).get('title', event.get('item_id'))}”")
+        table = Table(title=f"{rec['user_id']} — after {what}", title_justify="left", show_header=False, box=None)
+        for item in rec["items"][: args.show]:
+            table.add_row(f"{item['rank']}.", f"[bold]{item['title']}[/]", f"[dim]{item['score']:.3f}[/]", item["explanation"])
+        console.print(table)
+        shown += 1
+    thread.join()
+    console.print(f"\n[green]✓[/] {shown} lists for {len(events)} events (one per event)")
+
+
+def _tail(broker: LocalBroker, topic: str, count: int):
+    return follow_topic(broker.bootstrap, topic, count=count, timeout=180)
+
+
+def _show_dead_letters(console: Console, broker: LocalBroker, settings) -> None:
+    letters = read_topic(broker.bootstrap, settings.topic_dead_letters, count=3, timeout=15)
+    console.print(f"\nDead letters on `{settings.topic_dead_letters}` (the stream went on):")
+    for letter in letters:
+        value = letter["value"]
+        console.print(f"  {value['source_topic']}@{value['partition']}:{value['offset']} — {value['reason']}: {value['detail']}")

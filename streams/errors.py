@@ -1,0 +1,31 @@
+"""streamrec's exceptions: one root, specific subclasses (the CLI prints their message as one line)."""
+from __future__ import annotations
+
+
+class StreamrecError(Exception):
+    """Root of every error streamrec raises on purpose."""
+
+
+class ImproperlyConfigured(StreamrecError):
+    """A setting, model path or optional extra is missing or wrong."""
+
+
+class InvalidMessage(StreamrecError):
+    """A Kafka message that breaks the wire contract; ``reason`` is a short machine-friendly code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class ModelVersionMismatch(StreamrecError):
+    """Vectors from two different encoder models would be mixed in one index."""
+
+
+class BrokerUnavailable(StreamrecError):
+    """The Kafka broker cannot be reached."""
+
+
+class SnapshotError(StreamrecError):
+    """An index snapshot is missing, partial or unreadable."""

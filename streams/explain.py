@@ -1,0 +1,72 @@
+"""One readable sentence per recommended item, built from its strongest score contributions."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from .profiles import Profile
+from .ranking import Reason
+
+_VERBS = {
+    "view": "viewed",
+    "click": "looked at",
+    "add_to_cart": "added",
+    "purchase": "bought",
+    "search": "searched for",
+}
+
+
+def explain(reasons: Sequence[Reason]) -> str:
+    """A sentence naming the real items and searches behind the two strongest positive reasons."""
+    phrases: list[str] = []
+    for reason in reasons:
+        if reason.weight <= 0:
+            continue
+        phrase = _phrase(reason)
+        if phrase and phrase not in phrases:
+            phrases.append(phrase)
+        if len(phrases) == 2:
+            break
+    if not phrases:
+        return "Picked from our catalogue for you."
+    sentence = phrases[0] if len(phrases) == 1 else f"{phrases[0]}, and {_lower_first(phrases[1])}"
+    return sentence + "."
+
+
+def cited_items(reasons: Iterable[Reason]) -> set[str]:
+    """Item ids that a list of reasons presents as the user's own interactions."""
+    return {
+        r.evidence["item_id"]
+        for r in reasons
+        if r.code in ("similar_to_item", "co_interacted") and "item_id" in r.evidence
+    }
+
+
+def integrity_violations(reasons: Iterable[Reason], profile: Profile) -> set[str]:
+    """Cited items the user never touched (must always be empty)."""
+    touched = set(profile.seen) | {t.item_id for t in profile.history if t.item_id}
+    return cited_items(reasons) - touched
+
+
+def _phrase(reason: Reason) -> str:
+    ev = reason.evidence
+    if reason.code == "similar_to_item":
+        verb = _VERBS.get(ev.get("event_type", ""), "viewed")
+        return f"Similar to “{ev['title']}”, which you {verb}"
+    if reason.code == "matches_search":
+        return f"Matches your search “{ev['query']}”"
+    if reason.code == "co_interacted":
+        return f"Shoppers who viewed “{ev['title']}” also viewed this"
+    if reason.code == "trending":
+        category = ev.get("category")
+        return f"Trending in {category} right now" if category else "Trending right now"
+    if reason.code == "category_affinity":
+        return f"From {ev['category']}, a category you keep coming back to"
+    if reason.code == "new_arrival":
+        return "New in the shop"
+    if reason.code == "earlier_activity":
+        return "In line with what you browsed earlier"
+    return ""
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]

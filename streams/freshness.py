@@ -1,0 +1,134 @@
+"""`streamrec bench freshness`: time from an item's publish on `items` to a search returning it, under event load."""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import track
+
+from . import sample
+from .local import LocalBroker, WorkerProcess, producer, publish
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the freshness benchmark."""
+    parser.add_argument("--items", type=int, default=200, help="new items to time (default 200)")
+    parser.add_argument("--catalogue", type=int, default=20, help="products per category preloaded (×20; default 20)")
+    parser.add_argument("--event-rate", type=float, default=200.0, help="background events per second (default 200)")
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between new items (default 0.1)")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--plot", type=Path, help="write a latency histogram PNG here")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start broker + worker, load a catalogue, drive events, publish new items one by one and time them."""
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="streamrec-fresh-"))
+    broker = LocalBroker.start(log_path=workdir / "broker.log")
+    worker = WorkerProcess.start(broker.url, workdir / "worker", env={"STREAMREC_LOG_LEVEL": "warning"})
+    stop = threading.Event()
+    try:
+        with console.status("starting the worker…"):
+            worker.wait_ready(timeout=180)
+        items = sample.catalogue(per_category=args.catalogue)
+        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in items])
+        with console.status(f"indexing {len(items)} products…"):
+            while worker.get_json("/health")["index_items"] < len(items):
+                time.sleep(0.2)
+        load = threading.Thread(target=_event_load, args=(broker.bootstrap, items, args.event_rate, stop), daemon=True)
+        load.start()
+        latencies = []
+        prod = producer(broker.bootstrap, linger_ms=0)
+        template = items[0]
+        for n in track(range(args.items), description="timing new items", console=console):
+            item = {**template, "item_id": f"fresh-{n}", "title": f"{template['title']} edition {n}"}
+            sent = time.time()
+            prod.send("items", key=item["item_id"].encode(), value=json.dumps(item).encode())
+            prod.flush()
+            latencies.append(_wait_searchable(worker, item["item_id"]) - sent)
+            time.sleep(args.interval)
+        stop.set()
+        prod.close()
+        figures = _figures(latencies, args)
+        console.print(f"new item searchable after publish: p50 {figures['p50_ms']:.1f} ms, "
+                      f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
+                      f"(n={len(latencies)}, {args.event_rate:.0f} events/s in the background, "
+                      f"fetch wait {figures['fetch_max_wait_ms']} ms)")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(figures, indent=2))
+        if args.plot:
+            _plot(latencies, args.plot)
+        return 0
+    finally:
+        stop.set()
+        worker.stop()
+        broker.stop()
+
+
+def _event_load(bootstrap: str, items: list[dict], rate: float, stop: threading.Event) -> None:
+    prod = producer(bootstrap)
+    rng = np.random.default_rng(0)
+    n = 0
+    started = time.monotonic()
+    while not stop.is_set():
+        item = items[int(rng.integers(len(items)))]
+        user = f"load-{int(rng.integers(500))}"
+        prod.send("events", key=user.encode(), value=json.dumps(
+            {"user_id": user, "type": "view", "item_id": item["item_id"]}).encode())
+        n += 1
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    prod.close()
+
+
+def _wait_searchable(worker: WorkerProcess, item_id: str, timeout: float = 30.0) -> float:
+    """Poll a real FAISS search seeded with the item until it returns the item (every 2 ms)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            hits = worker.get_json(f"/search?item_id={item_id}&k=1", timeout=2)["hits"]
+            if hits and hits[0]["item_id"] == item_id:
+                return time.time()
+        except urllib.error.HTTPError:
+            pass
+        time.sleep(0.002)
+    raise TimeoutError(f"{item_id} never became searchable")
+
+
+def _figures(latencies: list[float], args) -> dict:
+    ms = np.asarray(latencies) * 1000.0
+    from .settings import Settings
+
+    return {
+        "n": len(ms), "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()), "mean_ms": float(ms.mean()), "event_rate": args.event_rate,
+        "fetch_max_wait_ms": Settings().fetch_max_wait_ms, "item_batch_within_s": Settings().item_batch_within,
+    }
+
+
+def _plot(latencies: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ms = np.asarray(latencies) * 1000.0
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(ms, bins=40)
+    for q, style in ((50, "--"), (99, ":")):
+        ax.axvline(np.percentile(ms, q), linestyle=style, color="k", label=f"p{q} {np.percentile(ms, q):.0f} ms")
+    ax.set_xlabel("publish on `items` → returned by search (ms)")
+    ax.set_ylabel("items")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)

@@ -1,0 +1,145 @@
+"""Kafka client plumbing shared by the worker and the CLI tools: bootstrap parsing, security, topics.
+
+Every tool of ours that *reads* a topic uses assign mode (kafka-python) or aiokafka, because group
+consumers of kafka-python and librdkafka hang at JoinGroup on the embedded tansu broker.
+"""
+from __future__ import annotations
+
+import ssl
+from typing import Any, Iterable
+
+from .errors import BrokerUnavailable, ImproperlyConfigured
+from .settings import Settings
+
+
+def bootstrap_servers(broker_url: str) -> list[str]:
+    """Turn 'kafka://h1:9092;h2:9092' (Faust's form) into ['h1:9092', 'h2:9092']."""
+    servers = []
+    for part in broker_url.replace(",", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        if ":" not in part:
+            part = f"{part}:9092"
+        servers.append(part)
+    if not servers:
+        raise ImproperlyConfigured(f"broker URL {broker_url!r} names no host")
+    return servers
+
+
+def kafka_python_config(settings: Settings) -> dict[str, Any]:
+    """kafka-python client keyword arguments (bootstrap + SASL/SSL) from the settings."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_servers(settings.broker),
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol.startswith("SASL"):
+        config.update(
+            sasl_mechanism=settings.sasl_mechanism,
+            sasl_plain_username=settings.sasl_username,
+            sasl_plain_password=settings.sasl_password,
+        )
+    if settings.security_protocol.endswith("SSL"):
+        config.update(
+            ssl_cafile=_str(settings.ssl_cafile),
+            ssl_certfile=_str(settings.ssl_certfile),
+            ssl_keyfile=_str(settings.ssl_keyfile),
+        )
+    return config
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's broker_credentials object for SASL/SSL clusters (None for PLAINTEXT)."""
+    import faust
+
+    protocol = settings.security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH, cafile=_str(settings.ssl_cafile))
+        if settings.ssl_certfile:
+            context.load_cert_chain(str(settings.ssl_certfile), _str(settings.ssl_keyfile))
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    if not settings.sasl_username:
+        raise ImproperlyConfigured(f"{protocol} needs STREAMREC_SASL_USERNAME and STREAMREC_SASL_PASSWORD")
+    if settings.sasl_mechanism == "PLAIN":
+        return faust.SASLCredentials(
+            username=settings.sasl_username, password=settings.sasl_password or "", ssl_context=context
+        )
+    mechanism = faust.auth.SASLMechanism(settings.sasl_mechanism)
+    return faust.SASLCredentials(
+        username=settings.sasl_username,
+        password=settings.sasl_password or "",
+        mechanism=mechanism,
+        ssl_context=context,
+    )
+
+
+def connect_admin(settings: Settings, timeout: float = 10.0):
+    """A kafka-python admin client, or BrokerUnavailable with the address in the message."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaAdminClient(request_timeout_ms=int(timeout * 1000), **kafka_python_config(settings))
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
+
+
+def connect_producer(settings: Settings, **extra: Any):
+    """A kafka-python producer, or BrokerUnavailable with the address in the message."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaProducer(**kafka_python_config(settings), **extra)
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
+
+
+def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = ()) -> None:
+    """Create the contract's topics when missing (idempotent), compacting the ones named."""
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    wanted = list(names) if names is not None else contract_topics(settings)
+    compact = set(compacted) if compacted else {settings.topic_item_vectors}
+    admin = connect_admin(settings)
+    try:
+        existing = set(admin.list_topics())
+        new = [
+            NewTopic(
+                name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if name in compact else {},
+            )
+            for name in wanted
+            if name not in existing
+        ]
+        for topic in new:  # one by one: a concurrent creator makes only that one fail
+            try:
+                admin.create_topics([topic])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def contract_topics(settings: Settings) -> list[str]:
+    """The topics of the wire contract, as configured."""
+    return [
+        settings.topic_items,
+        settings.topic_events,
+        settings.topic_recommendations,
+        settings.topic_dead_letters,
+        settings.topic_item_vectors,
+    ]
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,161 @@
+"""The pure core the agents, the web view and `streamrec eval` all call: events in, explained lists out."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from encoders.base import Encoder
+
+from .explain import explain, integrity_violations
+from .profiles import Profile, apply_event
+from .ranking import Ranker, ScoredItem
+from .records import Event
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One published list: the items for a user right after ``trigger_event_id``."""
+
+    user_id: str
+    trigger_event_id: str | None
+    generated_at: float
+    items: tuple[ScoredItem, ...]
+    explanations: tuple[str, ...]
+    titles: tuple[str, ...]
+    cold_start: bool
+    model_version: str
+
+    def to_message(self) -> dict[str, Any]:
+        """The `recommendations` topic's JSON value (the wire contract)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "user_id": self.user_id,
+            "trigger_event_id": self.trigger_event_id,
+            "generated_at": self.generated_at,
+            "model_version": self.model_version,
+            "cold_start": self.cold_start,
+            "items": [
+                {
+                    "item_id": item.item_id,
+                    "rank": rank,
+                    "score": round(item.score, 6),
+                    "title": title,
+                    "reasons": [r.to_dict() for r in item.reasons],
+                    "explanation": text,
+                }
+                for rank, (item, text, title) in enumerate(zip(self.items, self.explanations, self.titles), start=1)
+            ],
+        }
+
+    @property
+    def item_ids(self) -> list[str]:
+        """The recommended ids, best first."""
+        return [i.item_id for i in self.items]
+
+
+@dataclass
+class Outcome:
+    """What one accepted event produced: the user's profile after it and the list to publish."""
+
+    event: Event
+    profile: Profile
+    recommendation: Recommendation
+    violations: set[str] = field(default_factory=set)
+
+
+class Recommender:
+    """Applies micro-batches of events to profiles and ranks each intermediate profile."""
+
+    def __init__(self, ranker: Ranker, encoder: Encoder | None, model_version: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.ranker = ranker
+        self.encoder = encoder
+        self.model_version = model_version
+        self.clock = clock
+
+    def process(self, events: Sequence[Event], profiles: Mapping[str, Profile]) -> list[Outcome]:
+        """Fold events into profiles in order and rank after each one, with one batched FAISS search.
+
+        ``profiles`` holds the users' current profiles (missing = new user) and is not modified; each
+        Outcome carries the profile right after its event, so the last Outcome of a user is the one to store.
+        """
+        if not events:
+            return []
+        ranker = self.ranker
+        half_life = ranker.options.half_life_seconds
+        query_vectors = self._encode_queries(events)
+        item_vectors = self._item_vectors(events)
+        current: dict[str, Profile] = {}
+        intermediates: list[Profile] = []
+        for event in events:
+            profile = current.get(event.user_id)
+            if profile is None:
+                stored = profiles.get(event.user_id)
+                profile = stored.copy() if stored is not None else Profile(event.user_id)
+            previous = ranker.recent_items(profile) if event.item_id else []
+            if event.query is not None:
+                vector = query_vectors.get(event.query)
+                category = ""
+            else:
+                vector = item_vectors.get(event.item_id)
+                category = ranker.catalogue.category(event.item_id)
+            apply_event(profile, event, vector, category=category, half_life=half_life)
+            if event.item_id is not None:
+                ranker.signals.observe(event.item_id, previous, event.ts, category)
+            current[event.user_id] = profile
+            intermediates.append(profile.copy())
+        hits = self._search(intermediates)
+        return [self._outcome(event, profile, profile_hits) for event, profile, profile_hits in zip(events, intermediates, hits)]
+
+    def recommend(self, profile: Profile, trigger_event_id: str | None = None) -> Recommendation:
+        """The list for one profile as it stands (the HTTP view)."""
+        hits = self._search([profile])[0]
+        return self._outcome(None, profile, hits).recommendation
+
+    # ---- internals --------------------------------------------------------------------------
+    def _encode_queries(self, events: Sequence[Event]) -> dict[str, np.ndarray]:
+        queries = list(dict.fromkeys(e.query for e in events if e.query is not None))
+        if not queries or self.encoder is None:
+            return {}
+        return dict(zip(queries, self.encoder.encode(queries)))
+
+    def _item_vectors(self, events: Sequence[Event]) -> dict[str, np.ndarray]:
+        index = self.ranker.index
+        ids = list(dict.fromkeys(e.item_id for e in events if e.item_id is not None and e.item_id in index))
+        return dict(zip(ids, index.vectors(ids))) if ids else {}
+
+    def _search(self, profiles: Sequence[Profile]):
+        rows = [(i, p.query_vector()) for i, p in enumerate(profiles)]
+        rows = [(i, q) for i, q in rows if q is not None]
+        hits: list[list] = [[] for _ in profiles]
+        if rows and len(self.ranker.index):
+            opts = self.ranker.options
+            extra = max((len(profiles[i].seen) for i, _ in rows), default=0) if opts.exclude_seen else 0
+            k = opts.content_candidates + min(extra, 500)
+            found = self.ranker.index.search(np.stack([q for _, q in rows]), k)
+            for (i, _), row_hits in zip(rows, found):
+                hits[i] = row_hits
+        return hits
+
+    def _outcome(self, event: Event | None, profile: Profile, hits) -> Outcome:
+        ranker = self.ranker
+        items = ranker.rank(profile, hits)
+        explanations = tuple(explain(item.reasons) for item in items)
+        violations: set[str] = set()
+        for item in items:
+            violations |= integrity_violations(item.reasons, profile)
+        recommendation = Recommendation(
+            user_id=profile.user_id,
+            trigger_event_id=None if event is None else event.event_id,
+            generated_at=self.clock(),
+            items=tuple(items),
+            explanations=explanations,
+            titles=tuple(ranker.catalogue.title(i.item_id) for i in items),
+            cold_start=profile.is_cold,
+            model_version=self.model_version,
+        )
+        return Outcome(event=event, profile=profile, recommendation=recommendation, violations=violations)

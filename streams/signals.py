@@ -1,0 +1,155 @@
+"""Collaborative signals updated per event: decayed item popularity and an item-to-item co-occurrence graph.
+
+Both live in the worker's memory and are snapshotted with the index. Each worker sees the events of the
+users whose partitions it owns, which for popularity and co-occurrence is an unbiased sample of the shop.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .decay import DecayedCounts
+
+
+@dataclass(frozen=True)
+class SignalOptions:
+    """How the collaborative signals learn."""
+
+    half_life_days: float = 30.0  # popularity and co-occurrence forget at this pace
+    window: int = 20  # a new interaction pairs with this many of the user's previous items
+    position_decay: float = 0.85  # the k-th previous item pairs with weight position_decay**k
+    max_neighbours: int = 300  # neighbours kept per item (the weakest are pruned beyond this)
+
+    @property
+    def half_life_seconds(self) -> float:
+        """Half-life in seconds."""
+        return self.half_life_days * 86400.0
+
+
+class ItemSignals:
+    """Popularity (trending) and co-occurrence (shoppers who touched X also touched Y)."""
+
+    def __init__(self, options: SignalOptions = SignalOptions()) -> None:
+        self.options = options
+        self.popularity = DecayedCounts(options.half_life_seconds)
+        self.category_popularity = DecayedCounts(options.half_life_seconds)
+        self._co: dict[str, dict[str, float]] = {}  # stored scaled (see decay.py): divide by _scale()
+        self._co_origin: float | None = None
+        self.first_seen: dict[str, float] = {}
+
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, category: str = "", weight: float = 1.0) -> None:
+        """Count one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
+        self.popularity.add(item_id, weight, ts)
+        if category:
+            self.category_popularity.add(category, weight, ts)
+        self.first_seen.setdefault(item_id, ts)
+        if self._co_origin is None:
+            self._co_origin = self.popularity.clock
+        exponent = (self.popularity.clock - self._co_origin) / self.popularity.half_life
+        if exponent > 600:  # rebase before float64 overflows (see DecayedCounts)
+            shrink = 2.0 ** -exponent
+            self._co = {a: {b: v * shrink for b, v in row.items()} for a, row in self._co.items()}
+            self._co_origin = self.popularity.clock
+        scale = self._scale()
+        decay = self.options.position_decay
+        paired: set[str] = set()
+        for pos, other in enumerate(previous[: self.options.window]):
+            if other == item_id or other in paired:
+                continue
+            paired.add(other)
+            amount = (decay**pos) * scale
+            self._bump(item_id, other, amount)
+            self._bump(other, item_id, amount)
+
+    def note_item(self, item_id: str, ts: float) -> None:
+        """Record when an item entered the catalogue (for the new-arrival signal)."""
+        self.first_seen.setdefault(item_id, ts)
+
+    def forget(self, item_id: str) -> None:
+        """Drop a deleted item from every signal."""
+        self.popularity.discard(item_id)
+        self.first_seen.pop(item_id, None)
+        for other in self._co.pop(item_id, {}):
+            self._co.get(other, {}).pop(item_id, None)
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine co-occurrence similarity of two items (0 when never seen together)."""
+        raw = self._co.get(a, {}).get(b)
+        if not raw:
+            return 0.0
+        return self._cosine(raw / self._scale(), a, b)
+
+    def neighbours(self, item_id: str) -> dict[str, float]:
+        """Every kept neighbour of ``item_id`` with its cosine similarity."""
+        row = self._co.get(item_id)
+        if not row:
+            return {}
+        scale = self._scale()
+        na = self.popularity.get(item_id)
+        if na <= 0:
+            return {}
+        pop = self.popularity
+        out = {}
+        for other, raw in row.items():
+            nb = pop.get(other)
+            if nb > 0:
+                out[other] = (raw / scale) / math.sqrt(na * nb)
+        return out
+
+    def trending(self, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """The ``n`` most popular items now, with a popularity score in [0, 1]."""
+        top = self.popularity.top(n, exclude)
+        peak = self.popularity.max() or 1.0
+        return [(item, count / peak) for item, count in top]
+
+    def popularity_score(self, item_id: str) -> float:
+        """Log-scaled popularity in [0, 1] relative to the most popular item."""
+        peak = self.popularity.max()
+        if peak <= 0:
+            return 0.0
+        return math.log1p(self.popularity.get(item_id)) / math.log1p(peak)
+
+    def to_state(self) -> dict:
+        """A JSON-friendly snapshot of every signal."""
+        scale = self._scale()
+        return {
+            "options": self.options.__dict__,
+            "popularity": self.popularity.to_state(),
+            "category_popularity": self.category_popularity.to_state(),
+            "clock": self.popularity.clock,
+            "co": {a: {b: v / scale for b, v in row.items()} for a, row in self._co.items()},
+            "first_seen": self.first_seen,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "ItemSignals":
+        """Rebuild from :meth:`to_state`."""
+        signals = cls(SignalOptions(**state["options"]))
+        signals.popularity = DecayedCounts.from_state(state["popularity"])
+        signals.category_popularity = DecayedCounts.from_state(state["category_popularity"])
+        signals._co_origin = float(state["clock"])
+        signals._co = {a: dict(row) for a, row in state["co"].items()}
+        signals.first_seen = dict(state["first_seen"])
+        return signals
+
+    def _scale(self) -> float:
+        # The graph follows the popularity counter's clock, so co-occurrence and counts decay in
+        # lockstep and their cosine ratio does not depend on when it is read.
+        if self._co_origin is None:
+            return 1.0
+        return 2.0 ** ((self.popularity.clock - self._co_origin) / self.popularity.half_life)
+
+    def _bump(self, a: str, b: str, amount: float) -> None:
+        row = self._co.setdefault(a, {})
+        row[b] = row.get(b, 0.0) + amount
+        if len(row) > self.options.max_neighbours:
+            # prune the weakest fifth at once so pruning is amortised, not per insert
+            keep = sorted(row.items(), key=lambda kv: kv[1], reverse=True)[: int(self.options.max_neighbours * 0.8)]
+            self._co[a] = dict(keep)
+
+    def _cosine(self, co: float, a: str, b: str) -> float:
+        na, nb = self.popularity.get(a), self.popularity.get(b)
+        if na <= 0 or nb <= 0:
+            return 0.0
+        return co / math.sqrt(na * nb)

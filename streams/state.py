@@ -1,0 +1,87 @@
+"""A worker's in-memory item state — index, catalogue, signals — and its snapshots in the data dir."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from index import IndexOptions, VectorIndex, build_index, read_snapshot, write_snapshot
+
+from .catalogue import Catalogue
+from .signals import ItemSignals
+from .vectors import VectorRecord
+
+log = logging.getLogger(__name__)
+
+
+class ItemState:
+    """Everything a worker knows about items, and the `item-vectors` offsets it reflects."""
+
+    def __init__(self, index: VectorIndex, catalogue: Catalogue, signals: ItemSignals, model_version: str,
+                 offsets: dict[str, int] | None = None) -> None:
+        self.index = index
+        self.catalogue = catalogue
+        self.signals = signals
+        self.model_version = model_version
+        self.offsets: dict[str, int] = dict(offsets or {})  # "topic:partition" → next offset to read
+
+    @classmethod
+    def open(cls, data_dir: Path, *, model_version: str, dim: int, index_options: IndexOptions) -> "ItemState":
+        """Load the latest snapshot from ``data_dir``, or start empty; never mixes two models' vectors."""
+        snapshot = read_snapshot(data_dir, expected_model_version=model_version)
+        if snapshot is None:
+            return cls(build_index(index_options, dim), Catalogue(), ItemSignals(), model_version)
+        extra = snapshot.extra or {}
+        log.info("loaded index snapshot: %d items, offsets %s", len(snapshot.index), snapshot.offsets)
+        return cls(
+            snapshot.index,
+            Catalogue.from_state(extra.get("catalogue", [])),
+            ItemSignals.from_state(extra["signals"]) if "signals" in extra else ItemSignals(),
+            model_version,
+            snapshot.offsets,
+        )
+
+    def apply(self, records: Iterable[tuple[str, int, VectorRecord]]) -> tuple[int, int, list[tuple[str, int, VectorRecord]]]:
+        """Apply ("topic:partition", offset, record) triples in order, with one index call each way.
+
+        Returns (upserted, deleted, rejected): records of another model are rejected, never indexed.
+        """
+        upserts: dict[str, VectorRecord] = {}
+        deletes: set[str] = set()
+        rejected: list[tuple[str, int, VectorRecord]] = []
+        for position, offset, record in records:
+            self.offsets[position] = offset + 1
+            if record.deleted:
+                upserts.pop(record.item_id, None)
+                deletes.add(record.item_id)
+                continue
+            if record.model_version != self.model_version:
+                rejected.append((position, offset, record))
+                continue
+            deletes.discard(record.item_id)
+            upserts[record.item_id] = record
+        if deletes:
+            self.index.delete(list(deletes))
+            for item_id in deletes:
+                self.catalogue.remove(item_id)
+                self.signals.forget(item_id)
+        if upserts:
+            ids = list(upserts)
+            self.index.upsert(ids, np.stack([upserts[i].vector for i in ids]))
+            for item_id, record in upserts.items():
+                if record.meta is not None:
+                    self.catalogue.put(record.meta)
+                    self.signals.note_item(item_id, record.meta.published_at)
+        return len(upserts), len(deletes), rejected
+
+    def snapshot(self, data_dir: Path) -> Path:
+        """Write index, id map, catalogue, signals and offsets atomically into ``data_dir``."""
+        return write_snapshot(
+            data_dir,
+            self.index,
+            model_version=self.model_version,
+            offsets=self.offsets,
+            extra={"catalogue": self.catalogue.to_state(), "signals": self.signals.to_state()},
+        )

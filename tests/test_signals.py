@@ -1,0 +1,66 @@
+"""Collaborative signals: co-occurrence cosine against a hand computation, decay, pruning, state round trip."""
+import math
+
+import pytest
+
+from streams.signals import ItemSignals, SignalOptions
+
+DAY = 86400.0
+
+
+def test_cooccurrence_cosine_by_hand():
+    s = ItemSignals(SignalOptions(half_life_days=1e6, position_decay=0.5, window=3))
+    # user 1: a then b; user 2: a then c then b
+    s.observe("a", [], 0.0)
+    s.observe("b", ["a"], 1.0)
+    s.observe("a", [], 2.0)
+    s.observe("c", ["a"], 3.0)
+    s.observe("b", ["c", "a"], 4.0)
+    # co(a,b) = 1 (user 1, adjacent) + 0.5 (user 2, one step back); counts a=2, b=2
+    assert s.similarity("a", "b") == pytest.approx(1.5 / math.sqrt(2 * 2), rel=1e-6)
+    assert s.similarity("b", "a") == pytest.approx(s.similarity("a", "b"))
+    assert s.similarity("b", "c") == pytest.approx(1.0 / math.sqrt(2 * 1), rel=1e-6)
+    assert s.neighbours("a") == pytest.approx({"b": s.similarity("a", "b"), "c": s.similarity("a", "c")})
+    assert s.similarity("a", "zzz") == 0.0
+
+
+def test_decay_is_shared_so_cosine_does_not_drift_with_time():
+    s = ItemSignals(SignalOptions(half_life_days=1.0))
+    s.observe("a", [], 0.0)
+    s.observe("b", ["a"], 0.0)
+    before = s.similarity("a", "b")
+    s.observe("z", [], 3 * DAY)  # only the clock moves for a and b
+    assert s.similarity("a", "b") == pytest.approx(before)
+    assert s.popularity.get("a") == pytest.approx(0.125)
+
+
+def test_trending_popularity_and_forget():
+    s = ItemSignals()
+    for i in range(5):
+        s.observe("hot", [], float(i))
+    s.observe("cold", ["hot"], 5.0)
+    assert [i for i, _ in s.trending(2)] == ["hot", "cold"]
+    assert s.popularity_score("hot") == pytest.approx(1.0)
+    assert 0 < s.popularity_score("cold") < 1
+    s.forget("hot")
+    assert s.similarity("cold", "hot") == 0.0 and "hot" not in dict(s.trending(5))
+
+
+def test_neighbours_are_pruned_to_the_strongest():
+    s = ItemSignals(SignalOptions(max_neighbours=10, window=1))
+    s.observe("hub", [], 0.0)
+    for i in range(30):
+        for _ in range(i + 1):  # neighbour n{i} co-occurs i+1 times
+            s.observe(f"n{i}", ["hub"], 0.0)
+    kept = s.neighbours("hub")
+    assert len(kept) <= 10 and "n29" in kept and "n0" not in kept
+
+
+def test_state_roundtrip():
+    s = ItemSignals()
+    s.observe("a", [], 0.0, category="C")
+    s.observe("b", ["a"], 100.0, category="C")
+    s.note_item("new", 50.0)
+    r = ItemSignals.from_state(s.to_state())
+    assert r.similarity("a", "b") == pytest.approx(s.similarity("a", "b"))
+    assert r.first_seen == s.first_seen and r.category_popularity.get("C") == pytest.approx(s.category_popularity.get("C"))
