@@ -87,7 +87,8 @@ def create_app(settings: Settings) -> tuple[StreamrecApp, Topics, Any]:
     profiles = app.Table(
         "profiles",
         default=None,
-        schema=faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"),
+        key_type=str,  # Faust derives the serializers from the types: str → json, bytes → raw
+        value_type=bytes,
         partitions=settings.topic_partitions,
     )
     return app, topics, profiles

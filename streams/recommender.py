@@ -91,6 +91,7 @@ class Recommender:
         item_vectors = self._item_vectors(events)
         current: dict[str, Profile] = {}
         intermediates: list[Profile] = []
+        observations: list[tuple[list[str], str]] = []  # per event: the user's recent items before it, category
         for event in events:
             profile = current.get(event.user_id)
             if profile is None:
@@ -104,12 +105,18 @@ class Recommender:
                 vector = item_vectors.get(event.item_id)
                 category = ranker.catalogue.category(event.item_id)
             apply_event(profile, event, vector, category=category, half_life=half_life)
-            if event.item_id is not None:
-                ranker.signals.observe(event.item_id, previous, event.ts, category)
             current[event.user_id] = profile
             intermediates.append(profile.copy())
-        hits = self._search(intermediates)
-        return [self._outcome(event, profile, profile_hits) for event, profile, profile_hits in zip(events, intermediates, hits)]
+            observations.append((previous, category))
+        hits = self._search(intermediates)  # content search does not depend on the shared signals
+        outcomes = []
+        for event, profile, profile_hits, (previous, category) in zip(events, intermediates, hits, observations):
+            # Signals learn from each event just before its own list is ranked, never from later ones,
+            # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
+            if event.item_id is not None:
+                ranker.signals.observe(event.item_id, previous, event.ts, category)
+            outcomes.append(self._outcome(event, profile, profile_hits))
+        return outcomes
 
     def recommend(self, profile: Profile, trigger_event_id: str | None = None) -> Recommendation:
         """The list for one profile as it stands (the HTTP view)."""

@@ -61,7 +61,8 @@ def register(c: Components) -> None:
     async def metrics(web, request):
         c.metrics.index_items.set(len(c.state.index))
         body, content_type = c.metrics.render()
-        return web.bytes(body, content_type=content_type)
+        # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
+        return web.bytes(body, headers={"Content-Type": content_type})
 
 
 def recommend(c: Components, profile: Profile, k: int):

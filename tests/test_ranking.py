@@ -37,8 +37,7 @@ ITEMS = {
 }
 
 
-@pytest.fixture
-def world():
+def make_world():
     index = build_index(IndexOptions(kind="flat"), DIM)
     ids = list(ITEMS)
     index.upsert(ids, np.stack([ITEMS[i][0] for i in ids]))
@@ -46,8 +45,13 @@ def world():
     for i, (_, cat, stock) in ITEMS.items():
         catalogue.put(ItemMeta(i, title=i.replace("-", " ").title(), category=cat, in_stock=stock))
     signals = ItemSignals()
-    options = RankingOptions(k=4, mmr_lambda=1.0, weights=RankingWeights(content=1.0, collab=0.5, popularity=0.1, category=0.1, freshness=0.0))
+    options = RankingOptions(k=4, mmr_lambda=1.0, half_life_seconds=DAY, weights=RankingWeights(content=1.0, collab=0.5, popularity=0.1, category=0.1, freshness=0.0))
     return Ranker(index, catalogue, signals, options)
+
+
+@pytest.fixture
+def world():
+    return make_world()
 
 
 def event(etype, item=None, ts=0.0, user="u", query=None, eid=None):
@@ -107,7 +111,7 @@ def test_collaborative_reason_names_the_item_the_user_touched(world):
 
 
 def test_mmr_trades_a_near_duplicate_for_diversity(world):
-    p = profile_of(world, event("view", "tent-a"), event("view", "bag-a"))
+    p = profile_of(world, event("purchase", "tent-a"), event("view", "bag-a"))
     hits = world.index.search(p.query_vector()[None, :], 10)[0]
     plain = [i.item_id for i in world.rank(p, hits)]
     diverse_ranker = Ranker(world.index, world.catalogue, world.signals, replace(world.options, mmr_lambda=0.3))
@@ -142,3 +146,20 @@ def test_cold_user_gets_trending_with_reason(world):
     assert rec.cold_start and rec.item_ids[0] == "pan-b"
     assert rec.items[0].reasons[0].code == "trending"
     assert "Trending in Cookware" in rec.explanations[0]
+
+
+def test_one_micro_batch_equals_one_event_at_a_time():
+    """Batching is an optimisation only: the lists are the ones a one-by-one replay publishes."""
+    events = [event("view", "tent-a", 1.0, "u1", eid="1"), event("view", "bag-a", 2.0, "u2", eid="2"),
+              event("click", "bag-b", 3.0, "u1", eid="3"), event("view", "tent-a", 4.0, "u2", eid="4"),
+              event("purchase", "pan-a", 5.0, "u1", eid="5")]
+    batched = Recommender(make_world(), None, "m").process(events, {})
+    single = Recommender(make_world(), None, "m")
+    profiles, one_by_one = {}, []
+    for e in events:
+        (outcome,) = single.process([e], profiles)
+        profiles[e.user_id] = outcome.profile
+        one_by_one.append(outcome)
+    for a, b in zip(batched, one_by_one):
+        assert a.recommendation.item_ids == b.recommendation.item_ids
+        assert [i.score for i in a.recommendation.items] == pytest.approx([i.score for i in b.recommendation.items])

@@ -1,0 +1,262 @@
+"""`streamrec produce`: publish JSON lines or CSV rows from a file or stdin to a Kafka topic."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import BrokerUnavailable, ImproperlyConfigured
+from ..kafka import connect_producer
+from .common import add_broker_flag
+
+#: columns whose CSV text becomes a number when it looks like one
+_NUMERIC_COLUMNS = ("price", "ts")
+#: columns whose CSV text becomes a boolean (the wire contract wants true/false, not "true")
+_BOOLEAN_COLUMNS = ("in_stock", "deleted")
+_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_INT = re.compile(r"[+-]?\d+")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
+
+_EPILOG = """\
+examples:
+  streamrec produce --topic items catalogue.jsonl
+  streamrec produce --topic items products.csv --rate 200
+  cat events.jsonl | streamrec produce --topic events -
+  streamrec produce --topic my-topic data.jsonl --key-field sku
+
+JSON lines are sent byte for byte, one message per non-blank line, even when a line is not valid JSON:
+the worker decides, and sends what it cannot use to the dead-letter topic with the reason.
+CSV rows become JSON objects: numeric-looking price/ts become numbers, in_stock/deleted become
+booleans, an attributes cell holding a JSON object becomes that object, and empty cells are left out.
+"""
+
+
+@dataclass(frozen=True)
+class ProduceOptions:
+    """What to send where: topic, key field, format, pace."""
+
+    topic: str
+    key_field: str | None
+    fmt: str
+    rate: float | None = None
+
+    def limiter(self) -> "RateLimiter | None":
+        """The pacing object for this run (None: as fast as the producer goes)."""
+        return RateLimiter(self.rate) if self.rate else None
+
+
+@dataclass
+class SendReport:
+    """Messages handed to the producer, deliveries that failed, and the first failure's text."""
+
+    sent: int = 0
+    failed: int = 0
+    first_error: str = ""
+
+    def on_error(self, exc: BaseException) -> None:
+        """Delivery callback: count the failure, keep the first message."""
+        if not self.failed:
+            self.first_error = f"{type(exc).__name__}: {exc}"
+        self.failed += 1
+
+
+class RateLimiter:
+    """A token bucket: on average ``rate`` acquisitions per second, bursts of at most ``burst``."""
+
+    def __init__(self, rate: float, burst: float | None = None, clock=time.monotonic, sleep=time.sleep) -> None:
+        if rate <= 0:
+            raise ImproperlyConfigured(f"--rate must be positive, got {rate}")
+        self.rate = float(rate)
+        # a burst of a tenth of a second keeps the pace smooth without one sleep per message at high rates
+        self.burst = float(burst) if burst is not None else max(1.0, self.rate / 10)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = 1.0
+        self._last = clock()
+
+    def acquire(self) -> None:
+        """Block until one message may be sent."""
+        while True:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            self._sleep((1.0 - self._tokens) / self.rate)
+
+
+def register(sub) -> None:
+    """Add the `produce` subcommand."""
+    parser = sub.add_parser(
+        "produce",
+        help="publish JSON lines or CSV rows from a file or stdin to a topic",
+        description="Publish one Kafka message per JSON line or CSV row. The key is the record's item_id "
+        "on the items topic and its user_id on the events topic, unless --key-field says otherwise.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_broker_flag(parser)
+    parser.add_argument("--topic", required=True,
+                        help="'items' or 'events' (mapped through STREAMREC_TOPIC_ITEMS/_EVENTS) or any topic name")
+    parser.add_argument("file", nargs="?", default="-", metavar="FILE",
+                        help="JSON lines or CSV file; '-' or nothing reads stdin")
+    parser.add_argument("--format", dest="fmt", choices=["jsonl", "csv"],
+                        help="input format (default: csv for *.csv files, else jsonl)")
+    parser.add_argument("--rate", type=float, metavar="N", help="at most N messages per second (default: no limit)")
+    parser.add_argument("--key-field", metavar="F",
+                        help="record field used as the message key (default: item_id for items, user_id for events)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    """Send every record of the input, flush, print a one-line summary."""
+    options = produce_options(args, settings)
+    path = None if args.file == "-" else Path(args.file)
+    if path is not None and not path.is_file():
+        raise FileNotFoundError(2, "No such file or directory", str(path))
+    total = count_records(path, options.fmt) if path is not None else None
+    producer = _connect(settings)
+    console = Console(stderr=True)
+    started = time.monotonic()
+    try:
+        report = _send_all(producer, options, path, total, console)
+    finally:
+        producer.close(timeout=5)
+    elapsed = time.monotonic() - started
+    delivered = report.sent - report.failed
+    rate = delivered / elapsed if elapsed > 0 else 0.0
+    summary = f"produced {delivered} messages to {options.topic} in {elapsed:.1f}s ({rate:,.0f} msg/s)"
+    if report.failed:
+        print(f"streamrec: error: {summary}; {report.failed} failed, first: {report.first_error}", file=sys.stderr)
+        return 1
+    print(summary)
+    return 0
+
+
+def produce_options(args: argparse.Namespace, settings) -> ProduceOptions:
+    """Resolve the topic name, the default key field and the input format from flags and settings."""
+    aliases = {"items": settings.topic_items, "events": settings.topic_events}
+    topic = aliases.get(args.topic, args.topic)
+    default_keys = {settings.topic_items: "item_id", settings.topic_events: "user_id"}
+    fmt = args.fmt or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
+    if args.rate is not None and args.rate <= 0:
+        raise ImproperlyConfigured(f"--rate must be positive, got {args.rate:g}")
+    return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate)
+
+
+def count_records(path: Path, fmt: str) -> int:
+    """How many messages the file holds (for the progress bar)."""
+    with open(path, "rb") as handle:
+        return sum(1 for _ in messages(handle, fmt, None))
+
+
+def messages(stream: IO[bytes], fmt: str, key_field: str | None) -> Iterator[tuple[bytes | None, bytes]]:
+    """(key, value) pairs from a binary stream of JSON lines or CSV."""
+    if fmt == "csv":
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        for row in csv.DictReader(text):
+            record = csv_record(row)
+            yield _key(record, key_field), json.dumps(record, ensure_ascii=False).encode()
+        return
+    for line in stream:
+        value = line.rstrip(b"\r\n")
+        if not value.strip():
+            continue  # blank lines separate nothing: they are not messages
+        yield _key(_try_json(value), key_field), value
+
+
+def csv_record(row: dict[str | None, Any]) -> dict[str, Any]:
+    """One CSV row as a wire-contract JSON object (numbers, booleans, attributes object)."""
+    record: dict[str, Any] = {}
+    for column, cell in row.items():
+        if column is None or cell is None:
+            continue  # cells beyond the header row have no name
+        column = column.strip()
+        cell = cell.strip()
+        if cell == "":
+            continue  # an empty cell means "not given", so the contract's default applies
+        record[column] = _convert(column, cell)
+    return record
+
+
+def _convert(column: str, cell: str) -> Any:
+    if column in _NUMERIC_COLUMNS:
+        if _INT.fullmatch(cell):
+            return int(cell)
+        if _FLOAT.fullmatch(cell):
+            return float(cell)
+    if column in _BOOLEAN_COLUMNS and cell.lower() in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[cell.lower()]
+    if column == "attributes" and cell.startswith("{"):
+        try:
+            return json.loads(cell)
+        except ValueError:
+            return cell  # the worker rejects it with a reason; we don't guess
+    return cell
+
+
+def _try_json(value: bytes) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _key(record: Any, key_field: str | None) -> bytes | None:
+    if key_field is None or not isinstance(record, dict):
+        return None
+    key = record.get(key_field)
+    if key is None or isinstance(key, (dict, list)):
+        return None
+    return str(key).encode()
+
+
+def _connect(settings):
+    from kafka import KafkaProducer
+
+    extra: dict[str, Any] = {"linger_ms": 5, "max_block_ms": 10_000}
+    if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:
+        # kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner
+        extra["bootstrap_timeout_ms"] = 10_000
+    return connect_producer(settings, **extra)
+
+
+def _send_all(producer, options: ProduceOptions, path: Path | None, total: int | None,
+              console: Console) -> SendReport:
+    from kafka.errors import KafkaError
+
+    report = SendReport()
+    limiter = options.limiter()
+    stream = open(path, "rb") if path is not None else sys.stdin.buffer
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True)
+    try:
+        with progress:
+            task = progress.add_task(f"→ {options.topic}", total=total)
+            for key, value in messages(stream, options.fmt, options.key_field):
+                if limiter is not None:
+                    limiter.acquire()
+                try:
+                    producer.send(options.topic, key=key, value=value).add_errback(report.on_error)
+                except KafkaError as exc:  # metadata for the topic never came: the broker went away
+                    raise BrokerUnavailable(f"cannot send to {options.topic} ({type(exc).__name__}: {exc})") from exc
+                report.sent += 1
+                progress.advance(task)
+            try:
+                producer.flush(timeout=30)
+            except KafkaError as exc:
+                raise BrokerUnavailable(f"messages to {options.topic} not acknowledged within 30s ({type(exc).__name__})") from exc
+    finally:
+        if path is not None:
+            stream.close()
+    return report

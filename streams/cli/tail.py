@@ -1,0 +1,185 @@
+"""`streamrec tail`: print recommendation lists from the recommendations topic as they arrive."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import BrokerUnavailable
+from ..kafka import kafka_python_config
+from .common import add_broker_flag
+
+_EPILOG = """\
+examples:
+  streamrec tail                               follow new lists (Ctrl-C stops)
+  streamrec tail --user alice --from-beginning every list published for alice so far, then follow
+  streamrec tail --max 5 --timeout 30          five lists, or stop after 30 s without one
+  streamrec tail --json | jq .items[0]         raw JSON, one list per line
+
+The topic is read in assign mode (every partition, no consumer group), so tail never joins or
+disturbs the workers' group, and works on the embedded broker as well as on Apache Kafka.
+"""
+
+
+@dataclass(frozen=True)
+class TailOptions:
+    """Which lists to show and when to stop."""
+
+    topic: str
+    user: str | None = None
+    from_beginning: bool = False
+    max_lists: int | None = None
+    timeout: float | None = None
+    raw_json: bool = False
+
+
+def register(sub) -> None:
+    """Add the `tail` subcommand."""
+    parser = sub.add_parser(
+        "tail",
+        help="pretty-print recommendation lists as they arrive",
+        description="Follow the recommendations topic (STREAMREC_TOPIC_RECOMMENDATIONS) and print each list: "
+        "the user, the event that triggered it, then every item with its rank, score and explanation.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_broker_flag(parser)
+    parser.add_argument("--user", metavar="U", help="only lists for this user_id")
+    parser.add_argument("--from-beginning", action="store_true", help="start at the oldest retained list, not at the end")
+    parser.add_argument("--max", dest="max_lists", type=int, metavar="N", help="stop after N lists")
+    parser.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds without a list (default: never)")
+    parser.add_argument("--json", dest="raw_json", action="store_true", help="print each list as one raw JSON line")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings) -> int:
+    """Follow the topic until --max lists were shown or --timeout seconds passed without one."""
+    options = TailOptions(
+        topic=settings.topic_recommendations, user=args.user, from_beginning=args.from_beginning,
+        max_lists=args.max_lists, timeout=args.timeout, raw_json=args.raw_json,
+    )
+    console = Console(soft_wrap=True, highlight=False)
+    consumer = connect_consumer(settings)
+    try:
+        shown = follow(consumer, options, console)
+    finally:
+        consumer.close()
+    if not options.raw_json:
+        Console(stderr=True).print(f"[dim]{shown} list{'s' if shown != 1 else ''} shown[/]")
+    return 0
+
+
+def connect_consumer(settings, timeout: float = 10.0):
+    """A kafka-python consumer without a group (assign mode), or BrokerUnavailable."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    extra: dict[str, Any] = {}
+    if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:
+        # kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner
+        extra["bootstrap_timeout_ms"] = int(timeout * 1000)
+    try:
+        return KafkaConsumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100,
+                             **kafka_python_config(settings), **extra)
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
+
+
+def follow(consumer, options: TailOptions, console: Console) -> int:
+    """Assign every partition of the topic, then print matching lists; returns how many were shown."""
+    from kafka import TopicPartition
+
+    quiet_since = time.monotonic()
+    partitions = _wait_for_partitions(consumer, options, quiet_since)
+    if not partitions:
+        return 0
+    tps = [TopicPartition(options.topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    if options.from_beginning:
+        consumer.seek_to_beginning(*tps)
+    else:
+        consumer.seek_to_end(*tps)
+    shown = 0
+    while not _timed_out(options, quiet_since):
+        for messages in consumer.poll(timeout_ms=200).values():
+            for message in messages:
+                record = _decode(message.value)
+                if options.user is not None and _user_of(record, message.key) != options.user:
+                    continue
+                show(record, message.value, options, console)
+                shown += 1
+                quiet_since = time.monotonic()
+                if options.max_lists is not None and shown >= options.max_lists:
+                    return shown
+    return shown
+
+
+def show(record: dict[str, Any] | None, raw: bytes | None, options: TailOptions, console: Console) -> None:
+    """Print one list: raw JSON with --json, else a header line and one line plus explanation per item."""
+    if options.raw_json:
+        sys.stdout.write((raw or b"").decode("utf-8", "replace") + "\n")
+        sys.stdout.flush()
+        return
+    if record is None:
+        console.print(f"[yellow]not a JSON list:[/] {escape((raw or b'')[:200].decode('utf-8', 'replace'))}")
+        return
+    console.print(render_header(record))
+    for item in record.get("items") or []:
+        console.print(
+            f"  {item.get('rank', '?'):>2}. [cyan]{escape(str(item.get('item_id')))}[/]  "
+            f"{_score(item.get('score'))}  {escape(str(item.get('title') or ''))}"
+        )
+        console.print(f"      [dim]↳[/] {escape(str(item.get('explanation') or ''))}")
+    console.print()
+
+
+def render_header(record: dict[str, Any]) -> str:
+    """'user — after event E · model M · generated HH:MM:SS' with a cold-start mark."""
+    parts = [f"[bold]{escape(str(record.get('user_id')))}[/] — after event {escape(str(record.get('trigger_event_id')))}"]
+    if record.get("model_version"):
+        parts.append(f"model {escape(str(record['model_version']))}")
+    generated = record.get("generated_at")
+    if isinstance(generated, (int, float)):
+        parts.append("generated " + time.strftime("%H:%M:%S", time.localtime(generated)))
+    if record.get("cold_start"):
+        parts.append("[yellow]cold start (trending)[/]")
+    return " · ".join(parts)
+
+
+def _wait_for_partitions(consumer, options: TailOptions, since: float) -> set[int]:
+    # the topic may not exist yet (no worker started): wait for it like for a quiet topic
+    while True:
+        partitions = consumer.partitions_for_topic(options.topic)
+        if partitions:
+            return partitions
+        if _timed_out(options, since):
+            return set()
+        time.sleep(0.5)
+
+
+def _timed_out(options: TailOptions, since: float) -> bool:
+    return options.timeout is not None and time.monotonic() - since >= options.timeout
+
+
+def _decode(value: bytes | None) -> dict[str, Any] | None:
+    try:
+        record = json.loads(value) if value is not None else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _user_of(record: dict[str, Any] | None, key: bytes | None) -> str | None:
+    if record is not None and record.get("user_id") is not None:
+        return str(record["user_id"])
+    return key.decode("utf-8", "replace") if key is not None else None
+
+
+def _score(score: Any) -> str:
+    return f"{score:.3f}" if isinstance(score, (int, float)) else "  –  "

@@ -1,0 +1,1 @@
+"""Offline evaluation of streamrec on a real interaction log: prequential replay, baselines, blend fitting."""

@@ -1,0 +1,333 @@
+"""The prequential (test-then-train) replay: every method sees the same events in the same order.
+
+For each interaction, every method first learns it (a streamrec Recommender exactly as the Faust agent
+calls it, one-event batches; a baseline its own way) and publishes the user's list. That list waits
+until the same user's next interaction arrives, which is its target: nothing a list was built from can
+come after the interaction it is scored against.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from encoders.base import Encoder
+from index import IndexOptions, build_index
+
+from ..catalogue import Catalogue, ItemMeta
+from ..errors import ImproperlyConfigured
+from ..explain import cited_items
+from ..profiles import Profile
+from ..ranking import Ranker, RankingOptions, RankingWeights
+from ..records import Event
+from ..recommender import Recommender
+from ..signals import ItemSignals, SignalOptions
+from . import metrics
+from .baselines import ItemKNNBaseline, PopularityBaseline
+from .data import RATING_MAPS, Dataset
+from .fit import FitOptions, FitResult, PairSet, fit_weights
+
+HYBRID = "streamrec"
+CONTENT = "streamrec-content"
+POPULARITY = PopularityBaseline.name
+ITEM_KNN = ItemKNNBaseline.name
+METHODS = (POPULARITY, ITEM_KNN, CONTENT, HYBRID)
+SEGMENTS = ("fit", "test", "full")  # lists published before / after the fit boundary / all of them
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What is replayed and how streamrec is configured for it."""
+
+    k: int = 10
+    fit_fraction: float = 0.5  # share of the log (by event) whose lists train the blend; 0 = no fit
+    rating_map: str = "view"
+    cold_items: int = 20  # items held out of the log and added with no interactions (0 = no check)
+    cold_min_ratings: int = 20  # held-out items are drawn among items rated this often …
+    cold_max_ratings: int = 100  # … and at most this often
+    seed: int = 0
+    ranking: RankingOptions = field(default_factory=lambda: RankingOptions(weights=RankingWeights()))
+    signals: SignalOptions = field(default_factory=SignalOptions)
+    fit: FitOptions = field(default_factory=FitOptions)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.fit_fraction < 1.0:
+            raise ImproperlyConfigured(f"--fit-fraction must be within [0, 1), got {self.fit_fraction}")
+        if self.rating_map not in RATING_MAPS:
+            raise ImproperlyConfigured(f"unknown rating map {self.rating_map!r}; expected one of {', '.join(RATING_MAPS)}")
+        if self.k < 1 or self.cold_items < 0:
+            raise ImproperlyConfigured("k must be >= 1 and cold_items >= 0")
+
+    def ranking_options(self, method: str) -> RankingOptions:
+        """The RankingOptions of a streamrec method (content-only: content weight 1, the rest 0)."""
+        options = replace(self.ranking, k=self.k)
+        if method == CONTENT:
+            return replace(options, weights=RankingWeights(content=1.0, collab=0.0, popularity=0.0, category=0.0, freshness=0.0))
+        return options
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a method published after one event."""
+
+    item_ids: list[str]
+    explained: bool | None = None  # streamrec only: do the explanations cite the user's own history?
+
+
+class Method(Protocol):
+    """Anything the replay can feed one event at a time."""
+
+    name: str
+
+    def step(self, event: Event) -> Step:
+        """Learn the event, return the user's list right after it."""
+
+
+class StreamrecMethod:
+    """A Recommender with its own profiles and signals, fed exactly as the Faust event agent feeds it."""
+
+    def __init__(self, name: str, recommender: Recommender) -> None:
+        self.name = name
+        self.recommender = recommender
+        self.profiles: dict[str, Profile] = {}  # the agent's `profiles` table
+
+    @property
+    def ranker(self) -> Ranker:
+        """The method's ranker (its weights change once the blend is fitted)."""
+        return self.recommender.ranker
+
+    def step(self, event: Event) -> Step:
+        """One-event micro-batch through Recommender.process; the profile is stored as the agent stores it."""
+        outcome = self.recommender.process([event], self.profiles)[0]
+        self.profiles[event.user_id] = outcome.profile
+        cited: set[str] = set()
+        for item in outcome.recommendation.items:
+            cited |= cited_items(item.reasons)
+        touched = list(outcome.profile.seen) + [t.item_id for t in outcome.profile.history if t.item_id]
+        return Step(outcome.recommendation.item_ids, metrics.history_cited(cited, touched))
+
+
+class BaselineMethod:
+    """Adapts a baseline's (user, item) step to the replay's event step."""
+
+    def __init__(self, baseline: PopularityBaseline | ItemKNNBaseline) -> None:
+        self.name = baseline.name
+        self.baseline = baseline
+
+    def step(self, event: Event) -> Step:
+        """Learn the event, return the list."""
+        return Step(self.baseline.step(event.user_id, event.item_id))
+
+
+@dataclass
+class _Pending:
+    """A published list waiting for its user's next item."""
+
+    event_index: int
+    item_ids: list[str]
+    explained: bool | None
+    profile: Profile | None = None  # streamrec hybrid only: for the fit's feature rows
+
+
+@dataclass
+class MethodLog:
+    """Per-method record of the replay: one row per scored list, one latency per event."""
+
+    event_index: list[int] = field(default_factory=list)  # when the scored list was published
+    rank: list[int] = field(default_factory=list)  # target's 1-based rank in the list, 0 = absent
+    explained: list[bool | None] = field(default_factory=list)
+    shown: list[list[str]] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)  # per event, in event order
+    cold_shown: int = 0  # lists containing a held-out (never interacted) item
+    cold_matched: int = 0  # … of which the user rated that item in the original log
+    cold_items_shown: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ReplayResult:
+    """Everything measured in one replay."""
+
+    options: ReplayOptions
+    events: int
+    users: int
+    catalogue: int
+    boundary: int  # first event index of the test part
+    logs: dict[str, MethodLog]
+    fit: FitResult | None
+    cold_items: list[str]
+    model_version: str
+    seconds: float
+
+    def segment_mask(self, method: str, segment: str) -> np.ndarray:
+        """Which scored lists of a method belong to the segment."""
+        idx = np.asarray(self.logs[method].event_index, dtype=np.int64)
+        if segment == "fit":
+            return idx < self.boundary
+        if segment == "test":
+            return idx >= self.boundary
+        return np.ones(len(idx), dtype=bool)
+
+    def summary(self, method: str, segment: str) -> dict:
+        """HR/NDCG/MRR@k, coverage, explanation share and latency of one method on one segment."""
+        log = self.logs[method]
+        k = self.options.k
+        mask = self.segment_mask(method, segment)
+        ranks = np.asarray(log.rank, dtype=np.int64)[mask]
+        hits = ranks > 0
+        ndcg = np.where(hits, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
+        rr = np.where(hits, 1.0 / np.maximum(ranks, 1), 0.0)
+        shown = [s for s, keep in zip(log.shown, mask) if keep]
+        explained = [e for e, keep in zip(log.explained, mask) if keep and e is not None]
+        lat = log.latency_ms if segment == "full" else (
+            log.latency_ms[: self.boundary] if segment == "fit" else log.latency_ms[self.boundary:])
+        return {
+            "lists": int(mask.sum()),
+            f"hr@{k}": float(hits.mean()) if len(ranks) else 0.0,
+            f"ndcg@{k}": float(ndcg.mean()) if len(ranks) else 0.0,
+            f"mrr@{k}": float(rr.mean()) if len(ranks) else 0.0,
+            "coverage": metrics.coverage(shown, self.catalogue),
+            "explained_by_history": metrics.share(explained),
+            "latency_p50_ms": metrics.percentile(lat, 50),
+            "latency_p99_ms": metrics.percentile(lat, 99),
+        }
+
+    def ndcg_series(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        """(event index, NDCG@k) of every scored list of a method, in replay order."""
+        log = self.logs[method]
+        ranks = np.asarray(log.rank, dtype=np.float64)
+        values = np.where(ranks > 0, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
+        return np.asarray(log.event_index), values
+
+
+def pick_cold_items(dataset: Dataset, options: ReplayOptions) -> list[str]:
+    """Items to hold out: a seeded draw among moderately rated items (so some users would like them)."""
+    if options.cold_items == 0:
+        return []
+    counts: dict[str, int] = {}
+    for inter in dataset.interactions:
+        counts[inter.item_id] = counts.get(inter.item_id, 0) + 1
+    pool = sorted((i for i, c in counts.items() if options.cold_min_ratings <= c <= options.cold_max_ratings), key=int_or_str)
+    if not pool:
+        return []
+    rng = np.random.default_rng(options.seed)
+    chosen = rng.choice(len(pool), min(options.cold_items, len(pool)), replace=False)
+    return sorted((pool[i] for i in chosen), key=int_or_str)
+
+
+def int_or_str(value: str):
+    """Sort key: numeric ids numerically, others after them as text."""
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, options: ReplayOptions) -> list[Method]:
+    """Popularity, item-kNN, content-only streamrec and hybrid streamrec over one catalogue and index."""
+    item_ids = [item.item_id for item in dataset.items]
+    index = build_index(IndexOptions(kind="flat"), vectors.shape[1])
+    index.upsert(item_ids, np.ascontiguousarray(vectors, dtype=np.float32))
+    catalogue = Catalogue()
+    for item in dataset.items:
+        catalogue.put(ItemMeta.from_item(item))
+    methods: list[Method] = [
+        BaselineMethod(PopularityBaseline(item_ids, options.k)),
+        BaselineMethod(ItemKNNBaseline(item_ids, options.k)),
+    ]
+    for name in (CONTENT, HYBRID):
+        # each streamrec method learns its own signals; index and catalogue are read-only here
+        ranker = Ranker(index, catalogue, ItemSignals(options.signals), options.ranking_options(name))
+        # a fixed clock: generated_at plays no part in scoring, and a constant keeps runs reproducible
+        methods.append(StreamrecMethod(name, Recommender(ranker, None, model_version, clock=lambda: 0.0)))
+    return methods
+
+
+def replay(
+    dataset: Dataset,
+    encoder: Encoder,
+    options: ReplayOptions = ReplayOptions(),
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReplayResult:
+    """Replay the log test-then-train through every method; fit the blend at the boundary."""
+    started = time.perf_counter()
+    cold = pick_cold_items(dataset, options)
+    cold_set = set(cold)
+    rated_cold = {(i.user_id, i.item_id) for i in dataset.interactions if i.item_id in cold_set}
+    log_data = dataset.without_items(cold) if cold else dataset
+    if not log_data.interactions:
+        raise ImproperlyConfigured("no interactions to replay")
+    vectors = encoder.encode([item.text() for item in dataset.items])
+    methods = build_methods(dataset, vectors, encoder.version, options)
+    hybrid = next(m for m in methods if m.name == HYBRID)
+    events = [inter.to_event(options.rating_map) for inter in log_data.interactions]
+    n = len(events)
+    boundary = int(n * options.fit_fraction) if options.fit_fraction > 0 else 0
+    logs = {m.name: MethodLog() for m in methods}
+    pending: dict[str, dict[str, _Pending]] = {m.name: {} for m in methods}
+    pairs = PairSet()
+    rng = np.random.default_rng(options.seed)
+    all_ids = np.array([item.item_id for item in dataset.items if item.item_id not in cold_set])
+    fit: FitResult | None = None
+    for t, event in enumerate(events):
+        if t == boundary and boundary > 0:
+            fit = fit_weights(pairs, options.fit)
+            ranker = hybrid.ranker
+            ranker.options = replace(ranker.options, weights=fit.weights)
+        for method in methods:
+            waiting = pending[method.name].pop(event.user_id, None)
+            if waiting is not None:
+                _score(logs[method.name], waiting, event.item_id, options.k)
+                if method is hybrid and waiting.event_index < boundary and t < boundary:
+                    pairs.add(_fit_rows(hybrid.ranker, waiting, event.item_id, all_ids, rng, options.fit))
+            t0 = time.perf_counter()
+            step = method.step(event)
+            logs[method.name].latency_ms.append((time.perf_counter() - t0) * 1000.0)
+            keep_profile = method is hybrid and t < boundary
+            pending[method.name][event.user_id] = _Pending(
+                t, step.item_ids, step.explained, hybrid.profiles[event.user_id] if keep_profile else None)
+            _count_cold(logs[method.name], step.item_ids, event.user_id, cold_set, rated_cold)
+        if on_progress is not None:
+            on_progress(t + 1, n)
+    return ReplayResult(
+        options=options,
+        events=n,
+        users=len({e.user_id for e in events}),
+        catalogue=len(dataset.items),
+        boundary=boundary,
+        logs=logs,
+        fit=fit,
+        cold_items=cold,
+        model_version=encoder.version,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _score(log: MethodLog, waiting: _Pending, target: str, k: int) -> None:
+    log.event_index.append(waiting.event_index)
+    log.rank.append(metrics.rank_of(waiting.item_ids, target, k) or 0)
+    log.explained.append(waiting.explained)
+    log.shown.append(waiting.item_ids)
+
+
+def _fit_rows(ranker: Ranker, waiting: _Pending, target: str, all_ids: np.ndarray,
+              rng: np.random.Generator, options: FitOptions) -> np.ndarray:
+    """Features of the target (row 0), the other items shown and a few random unseen items.
+
+    Rows are computed when the target arrives, from the profile the list was built from; the signals
+    are those of that moment, which never include the target interaction itself.
+    """
+    profile = waiting.profile
+    seen = set(profile.seen)
+    negatives = [i for i in waiting.item_ids if i != target]
+    sampled = rng.choice(all_ids, min(options.sampled_negatives * 2, len(all_ids)), replace=False)
+    negatives += [str(i) for i in sampled if i != target and i not in seen and i not in negatives][: options.sampled_negatives]
+    return ranker.feature_matrix(profile, [target] + negatives)
+
+
+def _count_cold(log: MethodLog, item_ids: Iterable[str], user_id: str, cold: set[str], rated: set[tuple[str, str]]) -> None:
+    shown = [i for i in item_ids if i in cold]
+    if shown:
+        log.cold_shown += 1
+        log.cold_items_shown.update(shown)
+        if any((user_id, i) in rated for i in shown):
+            log.cold_matched += 1

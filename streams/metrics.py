@@ -1,0 +1,98 @@
+"""Prometheus metrics of one worker process, registered on a registry the caller passes in.
+
+Multiprocess decision: every worker process has its own ``CollectorRegistry`` and serves it on its own
+web port (``/metrics``, ``STREAMREC_WEB_PORT``). Prometheus scrapes each worker separately and sums
+across them in PromQL (``sum by (...)``); no prometheus-client multiprocess directory, no push gateway.
+That keeps a worker's numbers tied to its ``instance`` label, which is what lag and freshness need.
+"""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+#: every metric name starts with this
+PREFIX = "streamrec"
+
+# Latencies from 1 ms to 10 s, fine-grained at the low end where the targets are (a list in tens of ms).
+LATENCY_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75,
+    1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0,
+)
+# Freshness spans a batch wait (tens of ms) up to a catch-up after a restart (minutes).
+FRESHNESS_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)
+# Encoder batches: powers of two up to the largest batch a worker forms.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# One encoder batch: a few ms on a GPU, up to seconds for 1024 long texts on a CPU.
+ENCODER_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# One batched FAISS search: sub-millisecond for exact search on small catalogues.
+SEARCH_SECONDS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    """The worker's counters, gauges and histograms, all on the registry given (never the global one)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        if not isinstance(registry, CollectorRegistry):
+            raise TypeError(f"Metrics needs a prometheus_client CollectorRegistry, got {type(registry).__name__}")
+        self.registry = registry
+        self._streams(registry)
+        self._encoder_and_index(registry)
+        self._quality(registry)
+
+    def _streams(self, r: CollectorRegistry) -> None:
+        self.events_consumed = Counter(
+            "streamrec_events_consumed", "Behaviour events accepted, by event type.", ["type"], registry=r)
+        self.items_upserted = Counter(
+            "streamrec_items_upserted", "Items added to or replaced in this worker's index.", registry=r)
+        self.items_deleted = Counter(
+            "streamrec_items_deleted", "Items removed from this worker's index.", registry=r)
+        self.dead_letters = Counter(
+            "streamrec_dead_letters", "Messages sent to the dead-letter topic, by source and reason.",
+            ["source", "reason"], registry=r)
+        self.event_to_recommendation_seconds = Histogram(
+            "streamrec_event_to_recommendation_seconds",
+            "Event arrival at the worker until its recommendation list is published.",
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.recommendations_published = Counter(
+            "streamrec_recommendations_published", "Recommendation lists published.", registry=r)
+        self.cold_start_lists = Counter(
+            "streamrec_cold_start_recommendations", "Lists for users without usable history (trending).",
+            registry=r)
+        self.profiles = Gauge("streamrec_profiles", "User profiles held by this worker.", registry=r)
+        self.consumer_lag = Gauge(
+            "streamrec_consumer_lag", "Messages behind the high watermark, per assigned partition.",
+            ["topic", "partition"], registry=r)
+        self.build_info = Info(
+            "streamrec_build", "Version, encoder model version and index kind of this worker.", registry=r)
+
+    def _encoder_and_index(self, r: CollectorRegistry) -> None:
+        self.encoder_batch_size = Histogram(
+            "streamrec_encoder_batch_size", "Texts per encoder batch.", buckets=BATCH_SIZE_BUCKETS, registry=r)
+        self.encoder_batch_seconds = Histogram(
+            "streamrec_encoder_batch_seconds", "Wall time of one encoder batch.",
+            buckets=ENCODER_SECONDS_BUCKETS, registry=r)
+        self.encoder_texts = Counter("streamrec_encoder_texts", "Texts embedded by the encoder.", registry=r)
+        self.index_items = Gauge("streamrec_index_items", "Items searchable in this worker's index.", registry=r)
+        self.index_search_seconds = Histogram(
+            "streamrec_index_search_seconds", "Wall time of one batched index search.",
+            buckets=SEARCH_SECONDS_BUCKETS, registry=r)
+
+    def _quality(self, r: CollectorRegistry) -> None:
+        self.item_freshness_seconds = Histogram(
+            "streamrec_item_freshness_seconds",
+            "Item published on the items topic until searchable in this worker's index.",
+            buckets=FRESHNESS_BUCKETS, registry=r)
+        self.profile_freshness_seconds = Histogram(
+            "streamrec_profile_freshness_seconds", "Event timestamp until its user's profile is updated.",
+            buckets=FRESHNESS_BUCKETS, registry=r)
+        self.explanations_checked = Counter(
+            "streamrec_explanations_checked", "Recommendation lists whose explanations were checked.", registry=r)
+        self.explanation_violations = Counter(
+            "streamrec_explanation_integrity_violations",
+            "Explanations citing an item the user never touched (must stay 0).", registry=r)
+
+    def render(self) -> tuple[bytes, str]:
+        """The registry in the Prometheus text format, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

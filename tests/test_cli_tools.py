@@ -1,0 +1,192 @@
+"""`streamrec produce` and `streamrec tail` against a real embedded broker, run in-process through main()."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+
+from streams.broker import free_port
+from streams.cli.main import main
+from streams.cli.produce import RateLimiter, csv_record
+from streams.errors import ImproperlyConfigured
+from streams.local import publish, read_topic
+
+ITEMS = [
+    {"item_id": "p1", "title": "Ultralight two-person tent", "category": "Tents", "price": 249.0},
+    {"item_id": "p2", "title": "Down sleeping bag", "category": "Sleeping Bags", "price": 199.5},
+    {"item_id": "p3", "title": "French press", "category": "Coffee Makers", "in_stock": False},
+]
+
+
+def _read(broker, topic, count):
+    # one more than expected, with an idle stop: a surplus message would show up as a wrong count
+    return read_topic(broker.bootstrap, topic, count=count + 1, timeout=30, idle=3)
+
+
+# -- pure parts: no broker ---------------------------------------------------------------------------
+
+def test_csv_record_converts_numbers_booleans_and_attributes():
+    row = {"item_id": "p9", "title": " Chef's knife ", "price": "89.90", "ts": "1700000000", "in_stock": "false",
+           "attributes": '{"blade length": "20 cm"}', "description": "", None: ["extra cell"]}
+    assert csv_record(row) == {"item_id": "p9", "title": "Chef's knife", "price": 89.9, "ts": 1700000000,
+                               "in_stock": False, "attributes": {"blade length": "20 cm"}}
+    # text that only looks half like a number or JSON stays text: the worker judges it
+    assert csv_record({"price": "12 EUR", "attributes": "{broken", "ts": "2024-05-01T10:00:00Z"}) == {
+        "price": "12 EUR", "attributes": "{broken", "ts": "2024-05-01T10:00:00Z"}
+
+
+def test_rate_limiter_paces_to_the_rate():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(50, burst=1, clock=lambda: now[0], sleep=sleep)
+    for _ in range(101):
+        limiter.acquire()
+    # the first message goes at once, the next 100 take 2 s at 50/s
+    assert now[0] == pytest.approx(2.0, rel=1e-6)
+    assert slept, "it paced by sleeping"
+
+
+def test_rate_limiter_rejects_a_non_positive_rate():
+    with pytest.raises(ImproperlyConfigured, match="--rate"):
+        RateLimiter(0)
+
+
+# -- against the embedded broker ---------------------------------------------------------------------
+
+@pytest.mark.integration
+def test_produce_jsonl_keys_by_item_id_and_sends_bad_lines_unchanged(broker, tmp_path, capsys):
+    path = tmp_path / "catalogue.jsonl"
+    lines = [json.dumps(i) for i in ITEMS] + ["", "{oops not json"]
+    path.write_text("\n".join(lines) + "\n")
+
+    code = main(["produce", "--broker", broker.url, "--topic", "items", str(path)])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "produced 4 messages to items" in out
+    records = _read(broker, "items", 4)
+    assert len(records) == 4
+    by_key = {r["key"]: r for r in records}
+    assert set(by_key) == {"p1", "p2", "p3", None}
+    assert by_key["p2"]["value"] == ITEMS[1]
+    assert by_key[None]["raw"] == b"{oops not json", "the worker, not produce, dead-letters a bad line"
+
+
+@pytest.mark.integration
+def test_produce_csv_rows_become_contract_json(broker, tmp_path, capsys):
+    path = tmp_path / "products.csv"
+    path.write_text(
+        "item_id,title,category,price,in_stock,attributes\n"
+        'k1,Cast iron skillet,Cookware,39.95,true,"{""diameter"": ""24 cm""}"\n'
+        "k2,Santoku knife,Kitchen Knives,75,false,\n"
+    )
+    code = main(["produce", "--broker", broker.url, "--topic", "csv-items", "--key-field", "item_id",
+                 "--rate", "100", str(path)])
+
+    assert code == 0
+    assert "produced 2 messages to csv-items" in capsys.readouterr().out
+    records = sorted(_read(broker, "csv-items", 2), key=lambda r: r["key"])
+    assert [r["key"] for r in records] == ["k1", "k2"]
+    assert records[0]["value"] == {"item_id": "k1", "title": "Cast iron skillet", "category": "Cookware",
+                                   "price": 39.95, "in_stock": True, "attributes": {"diameter": "24 cm"}}
+    assert records[1]["value"] == {"item_id": "k2", "title": "Santoku knife", "category": "Kitchen Knives",
+                                   "price": 75, "in_stock": False}
+
+
+@pytest.mark.integration
+def test_produce_events_from_stdin_keyed_by_user(broker, monkeypatch, capsys):
+    events = [{"event_id": f"e{n}", "user_id": user, "type": "view", "item_id": "p1"}
+              for n, user in enumerate(["ann", "ben", "ann"])]
+    data = "".join(json.dumps(e) + "\n" for e in events).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    code = main(["produce", "--broker", broker.url, "--topic", "events", "-"])
+
+    assert code == 0
+    assert "produced 3 messages to events" in capsys.readouterr().out
+    records = _read(broker, "events", 3)
+    assert sorted(r["key"] for r in records) == ["ann", "ann", "ben"]
+    assert all(r["key"] == r["value"]["user_id"] for r in records)
+    # one key → one partition → the user's events stay in order
+    ann = [r for r in records if r["key"] == "ann"]
+    assert len({r["partition"] for r in ann}) == 1
+    assert [r["value"]["event_id"] for r in sorted(ann, key=lambda r: r["offset"])] == ["e0", "e2"]
+
+
+def _recommendation(user, event_id, explanation):
+    return {
+        "user_id": user, "trigger_event_id": event_id, "generated_at": 1_700_000_000.0,
+        "model_version": "all-MiniLM-L6-v2@test", "cold_start": False, "schema_version": 1,
+        "items": [
+            {"item_id": "p2", "rank": 1, "score": 0.812, "title": "Down sleeping bag",
+             "reasons": [{"code": "similar_to_item", "weight": 0.812, "item_id": "p1", "title": "Ultralight two-person tent"}],
+             "explanation": explanation},
+        ],
+    }
+
+
+@pytest.mark.integration
+def test_tail_prints_a_published_list_with_its_explanation(broker, capsys):
+    text = "Similar to “Ultralight two-person tent”, which you viewed."
+    publish(broker.bootstrap, "recommendations", [("alice", _recommendation("alice", "a1", text))])
+
+    code = main(["tail", "--broker", broker.url, "--from-beginning", "--max", "1", "--timeout", "20"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert text in out
+    assert "alice" in out and "a1" in out and "p2" in out and "Down sleeping bag" in out and "0.812" in out
+
+
+@pytest.mark.integration
+def test_tail_filters_by_user_and_prints_raw_json(broker, capsys):
+    publish(broker.bootstrap, "recommendations", [
+        ("carol", _recommendation("carol", "c1", "For carol.")),
+        ("dave", _recommendation("dave", "d1", "For dave.")),
+    ])
+
+    code = main(["tail", "--broker", broker.url, "--from-beginning", "--user", "dave", "--json",
+                 "--max", "1", "--timeout", "20"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert len(lines) == 1
+    assert json.loads(lines[0]) == _recommendation("dave", "d1", "For dave.")
+
+
+@pytest.mark.integration
+def test_tail_stops_after_timeout_of_silence(broker, capsys):
+    code = main(["tail", "--broker", broker.url, "--timeout", "1"])  # from the end: nothing new arrives
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out == ""
+    assert "0 lists shown" in captured.err
+
+
+def test_produce_missing_file_is_one_line(tmp_path, capsys):
+    code = main(["produce", "--broker", "kafka://127.0.0.1:9", "--topic", "items", str(tmp_path / "nope.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == f"streamrec: error: no such file: {tmp_path / 'nope.jsonl'}"
+
+
+@pytest.mark.parametrize("argv", [["produce", "--topic", "items", "FILE"], ["tail", "--max", "1"]], ids=["produce", "tail"])
+def test_unreachable_broker_is_one_line(argv, tmp_path, capsys):
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(ITEMS[0]) + "\n")
+    port = free_port()  # nothing listens there
+    argv = [str(path) if a == "FILE" else a for a in argv]
+
+    code = main([argv[0], "--broker", f"kafka://127.0.0.1:{port}", *argv[1:]])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"streamrec: error: cannot reach Kafka at kafka://127.0.0.1:{port}")
