@@ -61,7 +61,10 @@ def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tm
     second = start_worker(data_dir, **env)
     second.wait_ready(timeout=180)
     wait_for(lambda: second.get_json("/health")["index_items"] == len(ITEMS) + len(late), what="catch-up")
-    assert searches(second, probe) == before
+    after = searches(second, probe)
+    for item_id, hits in after.items():  # same neighbours in the same order, the late arrivals aside
+        old = [h for h in hits if not h.startswith("late-")]
+        assert old == before[item_id][: len(old)]
     assert metric(second, "streamrec_encoder_texts_total") == len(late), "only the new items were encoded"
     second.stop()
 
