@@ -70,7 +70,7 @@ def create_app(settings: Settings) -> tuple[StreamrecApp, Topics, Any]:
         web_enabled=True,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        web_host=settings.web_host,
+        web_host=settings.advertised_web_host(),  # goes into the canonical URL peers route to
         producer_linger_ms=1,
         consumer_auto_offset_reset="earliest",
         table_cleanup_interval=30.0,

@@ -60,6 +60,9 @@ class RankingOptions:
     collab_window: int = 10  # recent items whose co-occurrence neighbours become candidates
     trending_candidates: int = 50
     mmr_lambda: float = 0.85  # 1.0 = pure relevance; lower trades relevance for diversity
+    # Brand-new items have no collaborative or popularity signal, so a blend fitted on interactions
+    # never lets them in; this many last slots go to the best-scored candidates nobody has touched yet.
+    new_item_slots: int = 1
     exclude_seen: bool = True
     half_life_seconds: float = 7 * 86400.0  # profile decay (must match the profile updates)
     freshness_half_life_seconds: float = 3 * 86400.0
@@ -99,6 +102,9 @@ class _Basis:
     vectors: np.ndarray | None  # [J, dim]
     weights: np.ndarray  # a_j
     recent: list[tuple[str, float, dict[str, Any]]]  # collab: (item_id, b_i, label)
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # label → distinct interaction
+    group_labels: list[dict[str, Any]] = field(default_factory=list)  # one label per distinct interaction
+    group_first: list[int] = field(default_factory=list)  # first label index of each group
 
 
 class Ranker:
@@ -111,15 +117,19 @@ class Ranker:
         self.options = options
 
     # ---- candidates -------------------------------------------------------------------------
-    def candidates(self, profile: Profile, hits: Sequence[Hit]) -> list[str]:
-        """FAISS hits ∪ co-occurrence neighbours of recent items ∪ trending, filtered, deduplicated."""
+    def candidates(self, profile: Profile, hits: Sequence[Hit], neighbours: dict[str, dict[str, float]] | None = None) -> list[str]:
+        """FAISS hits ∪ co-occurrence neighbours of recent items ∪ trending, filtered, deduplicated.
+
+        ``neighbours`` may carry the recent items' neighbour maps already computed for this profile.
+        """
         seen = set(profile.seen) if self.options.exclude_seen else set()
         pool: dict[str, None] = {}
         for hit in hits:
             pool[hit.item_id] = None
-        for item_id in self.recent_items(profile):
-            for other in self.signals.neighbours(item_id):
-                pool[other] = None
+        if neighbours is None:
+            neighbours = self._neighbours(profile)
+        for row in neighbours.values():
+            pool.update(dict.fromkeys(row))
         for item_id, _ in self.signals.trending(self.options.trending_candidates + len(seen)):
             pool[item_id] = None
         if len(pool) < self.options.k:  # a shop with no traffic yet: newest catalogue items
@@ -134,27 +144,35 @@ class Ranker:
             return np.zeros((0, len(FEATURES)))
         basis = self._basis(profile)
         vectors = self.index.vectors(item_ids)
-        return self._features(profile, basis, item_ids, vectors)[0]
+        return self._features(profile, basis, item_ids, vectors, self._neighbours(profile))[0]
 
     def rank(self, profile: Profile, hits: Sequence[Hit]) -> list[ScoredItem]:
         """The top-k list for a profile, given its FAISS hits."""
-        item_ids = self.candidates(profile, hits)
+        # neighbour maps are computed once per profile: candidates and collab features both need them
+        neighbours = self._neighbours(profile)
+        item_ids = self.candidates(profile, hits, neighbours)
         if not item_ids:
             return []
         basis = self._basis(profile)
         vectors = self.index.vectors(item_ids)
-        feats, content_parts, collab_parts = self._features(profile, basis, item_ids, vectors)
         weights = self.options.weights.as_array()
+        feats, collab_parts = self._features(profile, basis, item_ids, vectors, neighbours, weights)
         scores = feats @ weights
-        order = self._mmr(scores, vectors)
+        order = self._with_new_items(self._mmr(scores, vectors), scores, item_ids)
+        # per-interaction content parts only for the listed items: they are what the reasons need
+        if basis.vectors is not None and order:
+            sims = vectors[order] @ basis.vectors.T
+            content_parts = sims * (basis.weights / basis.norm) if basis.norm > 0 else np.zeros_like(sims)
+        else:
+            sims = content_parts = np.zeros((len(order), 0))
         return [
             ScoredItem(
                 item_id=item_ids[i],
                 score=float(scores[i]),
-                reasons=self._reasons(item_ids[i], feats[i], weights, basis, content_parts[i], collab_parts[i]),
+                reasons=self._reasons(item_ids[i], feats[i], weights, basis, content_parts[row], collab_parts[i], sims[row]),
                 features=tuple(float(x) for x in feats[i]),
             )
-            for i in order
+            for row, i in enumerate(order)
         ]
 
     def recent_items(self, profile: Profile) -> list[str]:
@@ -197,7 +215,21 @@ class Ranker:
                 decayed[touch.item_id] = decayed.get(touch.item_id, 0.0) + max(aj, 1e-9)
         total = sum(decayed.values()) or 1.0
         recent = [(i, decayed[i] / total, {"item_id": i}) for i in recent_ids]
+        group_of: dict[tuple, int] = {}
+        groups: list[int] = []
+        group_labels: list[dict[str, Any]] = []
+        group_first: list[int] = []
+        for j, label in enumerate(labels):
+            key = (label["code"], label.get("item_id"), label.get("query"))
+            if key not in group_of:
+                group_of[key] = len(group_labels)
+                group_labels.append(label)
+                group_first.append(j)
+            groups.append(group_of[key])
         return _Basis(
+            groups=np.asarray(groups, dtype=np.int64),
+            group_labels=group_labels,
+            group_first=group_first,
             query=query,
             norm=norm,
             labels=labels,
@@ -206,30 +238,42 @@ class Ranker:
             recent=recent,
         )
 
-    def _features(self, profile: Profile, basis: _Basis, item_ids: Sequence[str], vectors: np.ndarray):
+    def _neighbours(self, profile: Profile) -> dict[str, dict[str, float]]:
+        """Recent item → its co-occurrence neighbours with cosine similarity."""
+        return {item_id: self.signals.neighbours(item_id) for item_id in self.recent_items(profile)}
+
+    def _features(self, profile: Profile, basis: _Basis, item_ids: Sequence[str], vectors: np.ndarray,
+                  neighbours: dict[str, dict[str, float]], weights: np.ndarray | None = None):
+        """Feature matrix and the per-recent-item parts of collab; a feature whose weight
+        is 0 is left at 0 (it cannot move the score, and skipping it keeps content-only ranking cheap)."""
         n = len(item_ids)
+        need = np.ones(len(FEATURES), dtype=bool) if weights is None else weights != 0
         feats = np.zeros((n, len(FEATURES)))
-        content_parts = np.zeros((n, 0 if basis.vectors is None else len(basis.weights)))
-        if basis.query is not None:
+        if basis.query is not None and need[0]:
             feats[:, 0] = vectors @ basis.query
-            if basis.vectors is not None:
-                content_parts = (vectors @ basis.vectors.T) * (basis.weights / basis.norm)
         collab_parts = np.zeros((n, len(basis.recent)))
-        if basis.recent:
+        if basis.recent and need[1]:
+            # walk each recent item's neighbours (≤ max_neighbours) rather than every candidate
+            position = {item_id: row for row, item_id in enumerate(item_ids)}
             for j, (recent_id, b, _) in enumerate(basis.recent):
-                neigh = self.signals.neighbours(recent_id)
-                if neigh:
-                    collab_parts[:, j] = [b * neigh.get(i, 0.0) for i in item_ids]
+                for other, sim in neighbours.get(recent_id, {}).items():
+                    row = position.get(other)
+                    if row is not None:
+                        collab_parts[row, j] = b * sim
             feats[:, 1] = collab_parts.sum(axis=1)
-        feats[:, 2] = [self.signals.popularity_score(i) for i in item_ids]
+        if need[2]:
+            feats[:, 2] = self.signals.popularity_scores(item_ids)
         total_affinity = sum(profile.categories.values())
-        if total_affinity > 0:
-            feats[:, 3] = [profile.categories.get(self.catalogue.category(i), 0.0) / total_affinity for i in item_ids]
-        now = max(profile.updated_at, self.signals.popularity.clock)
-        first_seen = self.signals.first_seen
-        fresh_hl = self.options.freshness_half_life_seconds
-        feats[:, 4] = [decay_factor(now - first_seen[i], fresh_hl) if i in first_seen else 0.0 for i in item_ids]
-        return feats, content_parts, collab_parts
+        if total_affinity > 0 and need[3]:
+            cats = profile.categories
+            category = self.catalogue.category
+            feats[:, 3] = [cats.get(category(i), 0.0) / total_affinity for i in item_ids]
+        if need[4]:
+            now = max(profile.updated_at, self.signals.popularity.clock)
+            first_seen = self.signals.first_seen
+            fresh_hl = self.options.freshness_half_life_seconds
+            feats[:, 4] = [decay_factor(now - first_seen[i], fresh_hl) if i in first_seen else 0.0 for i in item_ids]
+        return feats, collab_parts
 
     def _mmr(self, scores: np.ndarray, vectors: np.ndarray) -> list[int]:
         """Greedy maximal marginal relevance over the best candidates."""
@@ -249,24 +293,51 @@ class Ranker:
             max_sim = np.maximum(max_sim, sims[best])
         return [int(pool[i]) for i in chosen]
 
-    def _reasons(self, item_id, feats, weights, basis: _Basis, content_row, collab_row) -> tuple[Reason, ...]:
+    def _with_new_items(self, order: list[int], scores: np.ndarray, item_ids: Sequence[str]) -> list[int]:
+        """Give the last ``new_item_slots`` places to untouched items when the list has none of them."""
+        slots = min(self.options.new_item_slots, len(order))
+        if slots <= 0:
+            return order
+        popularity = self.signals.popularity
+        is_new = np.fromiter((popularity.get(i) <= 0 for i in item_ids), dtype=bool, count=len(item_ids))
+        shown_new = sum(1 for i in order if is_new[i])
+        if shown_new >= slots:
+            return order
+        chosen = set(order)
+        fresh = [int(i) for i in np.argsort(-scores, kind="stable") if is_new[i] and int(i) not in chosen]
+        fresh = fresh[: slots - shown_new]
+        if not fresh:
+            return order
+        # keep the relevance order of the rest; the new items take the tail (they carry their own score)
+        keep = [i for i in order if is_new[i]]
+        warm = [i for i in order if not is_new[i]][: len(order) - len(keep) - len(fresh)]
+        return warm + keep + fresh
+
+    def _reasons(self, item_id, feats, weights, basis: _Basis, content_row, collab_row, similarities=None) -> tuple[Reason, ...]:
         reasons: list[Reason] = []
         w_content, w_collab, w_pop, w_cat, w_fresh = weights
+        dropped_weight, dropped_count = 0.0, 0
         if feats[0] and w_content:
-            merged: dict[tuple, tuple[dict, float]] = {}
-            for label, part in zip(basis.labels, content_row):
-                key = (label["code"], label.get("item_id"), label.get("query"))
-                prev = merged.get(key, (label, 0.0))[1]
-                merged[key] = (label, prev + float(part))
-            explained = 0.0
-            for label, part in merged.values():
+            # one part per distinct interaction (an item touched twice is one reason), summed with bincount
+            parts = np.bincount(basis.groups, weights=content_row, minlength=len(basis.group_labels))
+            explained = float(parts.sum())
+            # only the strongest parts can be listed (the rest fold into "other"), so only they get a
+            # Reason object; this keeps explanation cost flat in the history length
+            top = np.argsort(-np.abs(parts), kind="stable")[:_MAX_REASONS]
+            keep = np.zeros(len(parts), dtype=bool)
+            keep[top] = True
+            for g in top:
+                label = basis.group_labels[g]
                 code = label["code"]
                 evidence = {k: v for k, v in label.items() if k != "code"}
                 if code == "similar_to_item":
                     evidence["title"] = self.catalogue.title(label["item_id"])
-                    evidence["similarity"] = round(self._cos(item_id, label["item_id"]), 4)
-                reasons.append(Reason(code, w_content * part, evidence))
-                explained += part
+                    j = basis.group_first[g]
+                    sim = float(similarities[j]) if similarities is not None else self._cos(item_id, label["item_id"])
+                    evidence["similarity"] = round(sim, 4)
+                reasons.append(Reason(code, w_content * float(parts[g]), evidence))
+            dropped_count = int((~keep).sum())
+            dropped_weight = w_content * float(parts[~keep].sum())
             residual = feats[0] - explained
             if abs(residual) > 1e-6:  # interactions older than the kept history still shape the vector
                 reasons.append(Reason("earlier_activity", w_content * residual, {}))
@@ -287,9 +358,10 @@ class Ranker:
         if feats[4] and w_fresh:
             reasons.append(Reason("new_arrival", w_fresh * feats[4], {"freshness": round(float(feats[4]), 4)}))
         reasons.sort(key=lambda r: abs(r.weight), reverse=True)
-        if len(reasons) > _MAX_REASONS:
-            rest = sum(r.weight for r in reasons[_MAX_REASONS - 1:])
-            reasons = reasons[: _MAX_REASONS - 1] + [Reason("other", rest, {"count": len(reasons) - _MAX_REASONS + 1})]
+        if len(reasons) + dropped_count > _MAX_REASONS:
+            rest = sum(r.weight for r in reasons[_MAX_REASONS - 1:]) + dropped_weight
+            count = len(reasons) - _MAX_REASONS + 1 + dropped_count
+            reasons = reasons[: _MAX_REASONS - 1] + [Reason("other", rest, {"count": count})]
         return tuple(reasons)
 
     def _cos(self, a: str, b: str) -> float:

@@ -71,11 +71,13 @@ class Outcome:
 class Recommender:
     """Applies micro-batches of events to profiles and ranks each intermediate profile."""
 
-    def __init__(self, ranker: Ranker, encoder: Encoder | None, model_version: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, ranker: Ranker, encoder: Encoder | None, model_version: str, *, clock: Callable[[], float] = time.time,
+                 observe_search: Callable[[float], None] | None = None) -> None:
         self.ranker = ranker
         self.encoder = encoder
         self.model_version = model_version
         self.clock = clock
+        self.observe_search = observe_search  # called with the seconds of each batched index search
 
     def process(self, events: Sequence[Event], profiles: Mapping[str, Profile]) -> list[Outcome]:
         """Fold events into profiles in order and rank after each one, with one batched FAISS search.
@@ -143,7 +145,10 @@ class Recommender:
             opts = self.ranker.options
             extra = max((len(profiles[i].seen) for i, _ in rows), default=0) if opts.exclude_seen else 0
             k = opts.content_candidates + min(extra, 500)
+            started = time.perf_counter()
             found = self.ranker.index.search(np.stack([q for _, q in rows]), k)
+            if self.observe_search is not None:
+                self.observe_search(time.perf_counter() - started)
             for (i, _), row_hits in zip(rows, found):
                 hits[i] = row_hits
         return hits

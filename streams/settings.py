@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     app_id: str = "streamrec"
     data_dir: Path = Path("./var/streamrec")
     web_port: int = Field(6066, ge=0, le=65535)
-    web_host: str = "127.0.0.1"
+    web_host: str = Field("127.0.0.1", description="address the web server binds (0.0.0.0 in containers)")
+    advertised_host: str | None = Field(
+        None, description="host name other workers use to reach this one's web server; default: web_host, "
+        "or this machine's address when web_host is 0.0.0.0"
+    )
     event_batch_size: int = Field(256, ge=1)
     event_batch_within: float = Field(0.05, gt=0, description="seconds a micro-batch waits to fill")
     item_batch_size: int = Field(64, ge=1)
@@ -59,9 +63,28 @@ class Settings(BaseSettings):
     max_length: int = Field(128, ge=8, le=512)
 
     # index
-    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        "auto", description="auto: exact flat index up to 200k expected items, HNSW above"
+    )
+    index_expected_items: int = Field(0, ge=0, description="catalogue size the index is shaped for (auto kind, IVF lists)")
+    index_use_gpu: Literal["auto", "never", "always"] = "auto"
+    index_ef_search: int = Field(128, ge=1, description="HNSW search beam width (recall vs speed)")
+    index_nprobe: int = Field(32, ge=1, description="IVF lists probed per query (recall vs speed)")
+    faiss_threads: int | None = Field(
+        1, ge=1, description="OpenMP threads per FAISS call; small per-batch searches are fastest on one"
+    )
 
     # ranking
     k: int = Field(10, ge=1, le=200, description="items per recommendation list")
     half_life_days: float = Field(7.0, gt=0, description="profile time-decay half-life")
     exclude_seen: bool = True
+
+    def advertised_web_host(self) -> str:
+        """The host this worker's web server is reachable at (Faust routes table lookups to it)."""
+        if self.advertised_host:
+            return self.advertised_host
+        if self.web_host in ("0.0.0.0", "::", ""):
+            import socket
+
+            return socket.gethostbyname(socket.gethostname())  # an address peers resolve without DNS
+        return self.web_host

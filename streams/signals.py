@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .decay import DecayedCounts
 
 
@@ -109,6 +111,14 @@ class ItemSignals:
         if peak <= 0:
             return 0.0
         return math.log1p(self.popularity.get(item_id)) / math.log1p(peak)
+
+    def popularity_scores(self, item_ids: Sequence[str]) -> np.ndarray:
+        """:meth:`popularity_score` of many items, reading the peak once."""
+        peak = self.popularity.max()
+        if peak <= 0 or not item_ids:
+            return np.zeros(len(item_ids))
+        get = self.popularity.get
+        return np.log1p(np.fromiter((get(i) for i in item_ids), dtype=np.float64, count=len(item_ids))) / math.log1p(peak)
 
     def to_state(self) -> dict:
         """A JSON-friendly snapshot of every signal."""

@@ -28,11 +28,13 @@ class ItemState:
         self.offsets: dict[str, int] = dict(offsets or {})  # "topic:partition" → next offset to read
 
     @classmethod
-    def open(cls, data_dir: Path, *, model_version: str, dim: int, index_options: IndexOptions) -> "ItemState":
+    def open(cls, data_dir: Path, *, model_version: str, dim: int, index_options: IndexOptions,
+             expected_items: int = 0) -> "ItemState":
         """Load the latest snapshot from ``data_dir``, or start empty; never mixes two models' vectors."""
-        snapshot = read_snapshot(data_dir, expected_model_version=model_version)
+        snapshot = read_snapshot(data_dir, expected_model_version=model_version, options=index_options)
         if snapshot is None:
-            return cls(build_index(index_options, dim), Catalogue(), ItemSignals(), model_version)
+            index = build_index(index_options, dim, expected_items=expected_items)
+            return cls(index, Catalogue(), ItemSignals(), model_version)
         extra = snapshot.extra or {}
         log.info("loaded index snapshot: %d items, offsets %s", len(snapshot.index), snapshot.offsets)
         return cls(

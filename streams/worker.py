@@ -36,6 +36,12 @@ def encoder_options(settings: Settings) -> EncoderOptions:
     )
 
 
+def index_options(settings: Settings) -> IndexOptions:
+    """The index's options from the settings."""
+    return IndexOptions(kind=settings.index_kind, use_gpu=settings.index_use_gpu,
+                        ef_search=settings.index_ef_search, nprobe=settings.index_nprobe)
+
+
 def ranking_options(settings: Settings) -> RankingOptions:
     """The ranker's options from the settings (blend weights: the packaged fitted defaults)."""
     return replace(
@@ -50,9 +56,13 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
     encoder = load_encoder(encoder_options(settings))
     ensure_topics(settings)
+    if settings.faiss_threads is not None:
+        import faiss  # process-wide: per-batch searches are small, OpenMP start-up would dominate them
+
+        faiss.omp_set_num_threads(settings.faiss_threads)
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
-        index_options=IndexOptions(kind=settings.index_kind),
+        index_options=index_options(settings), expected_items=settings.index_expected_items,
     )
     app, topics, profiles = create_app(settings)
     metrics = Metrics(registry or CollectorRegistry())
@@ -60,7 +70,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
     recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking_options(settings)),
-                              encoder, encoder.version)
+                              encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics)
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
@@ -85,6 +95,7 @@ def _register_housekeeping(c: Components) -> None:
     @c.app.timer(5.0)
     async def gauges() -> None:
         c.metrics.index_items.set(len(c.state.index))
+        c.metrics.profiles.set(_count_profiles(c))
         _update_lag(c)
 
     @c.app.on_before_shutdown.connect
@@ -92,6 +103,18 @@ def _register_housekeeping(c: Components) -> None:
         if c.settings.role != "encoder" and c.status["vectors_caught_up"]:
             path = c.state.snapshot(settings.data_dir)
             log.info("index snapshot written to %s", path)
+
+
+def _count_profiles(c: Components) -> int:
+    """Profiles in this worker's table partitions: RocksDB's own key estimate (no scan of millions of keys)."""
+    try:
+        dbs = getattr(c.profiles.data, "_dbs", None)  # faust's rocksdb store: partition → rocksdict.Rdict
+        if dbs:
+            return sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in dbs.values())
+        return sum(1 for _ in c.profiles.keys())
+    except Exception:  # a count is best effort during rebalances
+        log.debug("profile count failed", exc_info=True)
+        return 0
 
 
 def _update_lag(c: Components) -> None:

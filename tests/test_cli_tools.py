@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
+import time
 
 import pytest
 
@@ -159,6 +161,22 @@ def test_tail_filters_by_user_and_prints_raw_json(broker, capsys):
     assert code == 0
     assert len(lines) == 1
     assert json.loads(lines[0]) == _recommendation("dave", "d1", "For dave.")
+
+
+@pytest.mark.integration
+def test_tail_from_the_end_shows_only_lists_published_after_it_started(broker, capsys):
+    publish(broker.bootstrap, "recommendations", [("erin", _recommendation("erin", "old", "Stale list."))])
+    result = {}
+    tail = threading.Thread(target=lambda: result.update(code=main(
+        ["tail", "--broker", broker.url, "--max", "1", "--timeout", "20"])))
+    tail.start()
+    time.sleep(2)  # tail is connected and positioned at the end by now
+    publish(broker.bootstrap, "recommendations", [("erin", _recommendation("erin", "new", "Fresh list."))])
+    tail.join(timeout=30)
+
+    out = capsys.readouterr().out
+    assert not tail.is_alive() and result["code"] == 0
+    assert "Fresh list." in out and "Stale list." not in out
 
 
 @pytest.mark.integration

@@ -50,9 +50,7 @@ async def handle_batch(c: Components, stream, batch) -> None:
             if raw is not None:
                 stored[event.user_id] = Profile.from_bytes(raw)
 
-    started = time.perf_counter()
     outcomes = c.recommender.process([e for _, e in accepted], stored)
-    metrics.index_search_seconds.observe(time.perf_counter() - started)
 
     last_event = {event.user_id: fevent for fevent, event in accepted}
     final = {o.profile.user_id: o.profile for o in outcomes}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 
 from ..broker import broker_command, port_open, tansu_binary
@@ -28,9 +29,17 @@ def run(args: argparse.Namespace, settings) -> int:
         raise BrokerUnavailable(f"port {args.port} on {args.host} is already in use (another broker running?)")
     print(f"streamrec: embedded broker on kafka://{args.host}:{args.port} (in memory; Ctrl-C stops it)", flush=True)
     process = subprocess.Popen(broker_command(args.port, args.host, tansu_binary(settings.tansu_bin)))
+
+    def stop(signum, frame) -> None:  # SIGTERM (docker stop, systemd, kill) takes tansu down with us
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
         return 0

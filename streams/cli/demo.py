@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import threading
 import time
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import sample
-import json
+
 
 from ..local import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
 

@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:  # TEMPORARY while subcommands land
-            if exc.name == f"{__package__}.{name}":
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(f"{__package__}.{name}").register(sub)
     return parser
 
 

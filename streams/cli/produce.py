@@ -24,6 +24,8 @@ _NUMERIC_COLUMNS = ("price", "ts")
 #: columns whose CSV text becomes a boolean (the wire contract wants true/false, not "true")
 _BOOLEAN_COLUMNS = ("in_stock", "deleted")
 _BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: seconds to reach the broker before giving up with one error line
+CONNECT_TIMEOUT = 5.0
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
@@ -71,7 +73,7 @@ class SendReport:
 
 
 class RateLimiter:
-    """A token bucket: on average ``rate`` acquisitions per second, bursts of at most ``burst``."""
+    """Paces calls to ``rate`` per second on average, letting up to ``burst`` through at once after a pause."""
 
     def __init__(self, rate: float, burst: float | None = None, clock=time.monotonic, sleep=time.sleep) -> None:
         if rate <= 0:
@@ -80,19 +82,16 @@ class RateLimiter:
         # a burst of a tenth of a second keeps the pace smooth without one sleep per message at high rates
         self.burst = float(burst) if burst is not None else max(1.0, self.rate / 10)
         self._clock, self._sleep = clock, sleep
-        self._tokens = 1.0
-        self._last = clock()
+        self._next = clock()  # when the next call may go
 
     def acquire(self) -> None:
         """Block until one message may be sent."""
-        while True:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return
-            self._sleep((1.0 - self._tokens) / self.rate)
+        now = self._clock()
+        # time not used while idle is credited only up to the burst, so a pause never buys a flood
+        self._next = max(self._next, now - (self.burst - 1.0) / self.rate)
+        if self._next > now:
+            self._sleep(self._next - now)
+        self._next += 1.0 / self.rate
 
 
 def register(sub) -> None:
@@ -100,7 +99,7 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "produce",
         help="publish JSON lines or CSV rows from a file or stdin to a topic",
-        description="Publish one Kafka message per JSON line or CSV row. The key is the record's item_id "
+        description="Publish one Kafka message per JSON line or CSV row. The key is the record's item_id\n"
         "on the items topic and its user_id on the events topic, unless --key-field says otherwise.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -227,7 +226,7 @@ def _connect(settings):
     extra: dict[str, Any] = {"linger_ms": 5, "max_block_ms": 10_000}
     if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:
         # kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner
-        extra["bootstrap_timeout_ms"] = 10_000
+        extra["bootstrap_timeout_ms"] = int(CONNECT_TIMEOUT * 1000)
     return connect_producer(settings, **extra)
 
 
@@ -248,8 +247,9 @@ def _send_all(producer, options: ProduceOptions, path: Path | None, total: int |
                     limiter.acquire()
                 try:
                     producer.send(options.topic, key=key, value=value).add_errback(report.on_error)
-                except KafkaError as exc:  # metadata for the topic never came: the broker went away
-                    raise BrokerUnavailable(f"cannot send to {options.topic} ({type(exc).__name__}: {exc})") from exc
+                except KafkaError as exc:  # no metadata for the topic: it is missing (no auto-create) or the broker went away
+                    raise BrokerUnavailable(f"cannot send to {options.topic}: the topic does not exist or the broker "
+                                            f"stopped answering ({type(exc).__name__})") from exc
                 report.sent += 1
                 progress.advance(task)
             try:

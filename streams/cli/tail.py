@@ -24,6 +24,7 @@ examples:
 
 The topic is read in assign mode (every partition, no consumer group), so tail never joins or
 disturbs the workers' group, and works on the embedded broker as well as on Apache Kafka.
+Without --from-beginning, lists whose message timestamp is older than tail's start are skipped.
 """
 
 
@@ -44,7 +45,7 @@ def register(sub) -> None:
     parser = sub.add_parser(
         "tail",
         help="pretty-print recommendation lists as they arrive",
-        description="Follow the recommendations topic (STREAMREC_TOPIC_RECOMMENDATIONS) and print each list: "
+        description="Follow the recommendations topic (STREAMREC_TOPIC_RECOMMENDATIONS) and print each list:\n"
         "the user, the event that triggered it, then every item with its rank, score and explanation.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def connect_consumer(settings, timeout: float = 10.0):
+def connect_consumer(settings, timeout: float = 5.0):
     """A kafka-python consumer without a group (assign mode), or BrokerUnavailable."""
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
@@ -96,6 +97,9 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
     from kafka import TopicPartition
 
     quiet_since = time.monotonic()
+    # "from the end" means lists published from now on. The message timestamp says so on any broker;
+    # the end offset alone does not on tansu, whose end offsets can fall short of the last batch.
+    not_before_ms = None if options.from_beginning else time.time() * 1000
     partitions = _wait_for_partitions(consumer, options, quiet_since)
     if not partitions:
         return 0
@@ -109,6 +113,8 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
     while not _timed_out(options, quiet_since):
         for messages in consumer.poll(timeout_ms=200).values():
             for message in messages:
+                if not_before_ms is not None and 0 < message.timestamp < not_before_ms:
+                    continue
                 record = _decode(message.value)
                 if options.user is not None and _user_of(record, message.key) != options.user:
                     continue

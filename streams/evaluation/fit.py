@@ -1,7 +1,7 @@
 """Fit the ranking blend: a pairwise logistic ranker over Ranker.feature_matrix features, weights kept ≥ 0.
 
 Each training point is one published list and the user's next item: the target's feature row must
-outscore each negative's row (the other items shown, plus a few sampled from the catalogue). Minimising
+outscore each negative's row (items sampled from the unseen catalogue, optionally the other items shown). Minimising
 log(1 + exp(-w·(f_target - f_negative))) learns a weight per feature; weights are projected onto w ≥ 0
 so that every reason an item carries still adds to its score with the sign its explanation claims.
 """
@@ -19,7 +19,10 @@ from ..ranking import FEATURES, RankingWeights
 class FitOptions:
     """How the blend is learned."""
 
-    sampled_negatives: int = 10  # random catalogue items per list, beside the items actually shown
+    sampled_negatives: int = 20  # random unseen catalogue items per list
+    # The items actually shown outscore the next item on every feature (that is why they were shown),
+    # so with them as negatives a no-intercept logistic fit collapses to w = 0; off by default.
+    shown_negatives: bool = False
     l2: float = 1e-4  # ridge on the standardised weights: keeps a feature that never helps near 0
     iterations: int = 400
     learning_rate: float = 0.05

@@ -48,6 +48,8 @@ class ReplayOptions:
     cold_min_ratings: int = 20  # held-out items are drawn among items rated this often …
     cold_max_ratings: int = 100  # … and at most this often
     seed: int = 0
+    # One-event batches make FAISS's OpenMP start-up cost ~10x the search itself on small machines.
+    faiss_threads: int | None = 1
     ranking: RankingOptions = field(default_factory=lambda: RankingOptions(weights=RankingWeights()))
     signals: SignalOptions = field(default_factory=SignalOptions)
     fit: FitOptions = field(default_factory=FitOptions)
@@ -250,6 +252,10 @@ def replay(
 ) -> ReplayResult:
     """Replay the log test-then-train through every method; fit the blend at the boundary."""
     started = time.perf_counter()
+    if options.faiss_threads is not None:
+        import faiss  # the process-wide OpenMP setting; the replay is this process's only FAISS user
+
+        faiss.omp_set_num_threads(options.faiss_threads)
     cold = pick_cold_items(dataset, options)
     cold_set = set(cold)
     rated_cold = {(i.user_id, i.item_id) for i in dataset.interactions if i.item_id in cold_set}
@@ -311,14 +317,14 @@ def _score(log: MethodLog, waiting: _Pending, target: str, k: int) -> None:
 
 def _fit_rows(ranker: Ranker, waiting: _Pending, target: str, all_ids: np.ndarray,
               rng: np.random.Generator, options: FitOptions) -> np.ndarray:
-    """Features of the target (row 0), the other items shown and a few random unseen items.
+    """Features of the target (row 0) and of random unseen items (and the other items shown, if asked).
 
     Rows are computed when the target arrives, from the profile the list was built from; the signals
     are those of that moment, which never include the target interaction itself.
     """
     profile = waiting.profile
     seen = set(profile.seen)
-    negatives = [i for i in waiting.item_ids if i != target]
+    negatives = [i for i in waiting.item_ids if i != target] if options.shown_negatives else []
     sampled = rng.choice(all_ids, min(options.sampled_negatives * 2, len(all_ids)), replace=False)
     negatives += [str(i) for i in sampled if i != target and i not in seen and i not in negatives][: options.sampled_negatives]
     return ranker.feature_matrix(profile, [target] + negatives)
