@@ -5,8 +5,11 @@ Decaying every entry on every event would cost O(entries); instead values are st
 """
 from __future__ import annotations
 
+import heapq
 import math
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
 
 
 def decay_factor(age_seconds: float, half_life_seconds: float) -> float:
@@ -28,16 +31,42 @@ class DecayedCounts:
         self._origin: float | None = None
         self._clock = 0.0
         self._values: dict[str, float] = {}
+        # Exact top-k cache. top() and max() run once per recommendation; sorting every value each time
+        # would be O(N log N) per event on a large catalogue. Values only grow between reads (decay is
+        # one shared scale), so the cached leaders plus a floor that every other value sits below
+        # answer exactly; anything that could break that (a delete, a rebase, a tie at the floor) drops it.
+        self._seq: dict[str, int] = {}  # insertion order: ties rank in it, like a stable full sort
+        self._next_seq = 0
+        self._leaders: dict[str, None] | None = None
+        self._leaders_sorted: list[str] | None = None
+        self._floor = -math.inf
 
     def add(self, key: str, amount: float, ts: float) -> None:
         """Add ``amount`` to ``key`` at time ``ts`` (a ts earlier than the clock counts as now)."""
         self._advance(ts)
-        self._values[key] = self._values.get(key, 0.0) + amount * self._scale()
+        old = self._values.get(key)
+        if old is None:
+            self._seq[key] = self._next_seq
+            self._next_seq += 1
+        raw = (old or 0.0) + amount * self._scale()
+        self._values[key] = raw
+        if self._leaders is not None:
+            if key in self._leaders or raw > self._floor:
+                self._leaders[key] = None
+                self._leaders_sorted = None
+            elif raw == self._floor:  # may outrank an equal outsider that came earlier: recompute
+                self._leaders = None
 
     def get(self, key: str) -> float:
         """The decayed value of ``key`` at the current clock."""
         raw = self._values.get(key)
         return 0.0 if raw is None else raw / self._scale()
+
+    def get_many(self, keys: Sequence[str]) -> np.ndarray:
+        """:meth:`get` of many keys at once (one scale computation), as float64."""
+        raw = self._values.get
+        out = np.fromiter((raw(k, 0.0) for k in keys), dtype=np.float64, count=len(keys))
+        return out / self._scale()
 
     def items(self) -> Iterator[tuple[str, float]]:
         """(key, decayed value) pairs."""
@@ -45,22 +74,45 @@ class DecayedCounts:
         return ((k, v / scale) for k, v in self._values.items())
 
     def top(self, n: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
-        """The ``n`` largest keys, ignoring those in ``exclude``."""
+        """The ``n`` largest keys, ignoring those in ``exclude`` (ties: first inserted first)."""
         skip = set(exclude)
-        ranked = sorted(self._values.items(), key=lambda kv: kv[1], reverse=True)
+        ranked = self._ranked(n + len(skip))
         scale = self._scale()
-        return [(k, v / scale) for k, v in ranked if k not in skip][:n]
+        values = self._values
+        return [(k, values[k] / scale) for k in ranked if k not in skip][:n]
 
     def max(self) -> float:
         """The largest decayed value (0.0 when empty)."""
-        return max(self._values.values(), default=0.0) / self._scale()
+        ranked = self._ranked(1)
+        return self._values[ranked[0]] / self._scale() if ranked else 0.0
 
     def discard(self, key: str) -> None:
         """Forget a key (a deleted item)."""
-        self._values.pop(key, None)
+        if self._values.pop(key, None) is not None:
+            self._seq.pop(key, None)
+            if self._leaders is not None and key in self._leaders:
+                self._leaders = None
 
-    def __len__(self) -> int:
-        return len(self._values)
+    _MIN_LEADERS = 256
+
+    def _ranked(self, need: int) -> list[str]:
+        """The highest keys, best first: at least ``need`` of them unless there are fewer keys."""
+        values, seq = self._values, self._seq
+
+        def order(k: str) -> tuple[float, int]:
+            return (-values[k], seq[k])
+
+        size = max(self._MIN_LEADERS, 2 * need)
+        if self._leaders is None or (need > len(self._leaders) and len(self._leaders) < len(values)):
+            kept = heapq.nsmallest(size, values, key=order)
+        elif self._leaders_sorted is None:
+            kept = sorted(self._leaders, key=order)[: 2 * size]  # trimmed ones rank below every kept one
+        else:
+            return self._leaders_sorted
+        self._leaders = dict.fromkeys(kept)
+        self._leaders_sorted = kept
+        self._floor = values[kept[-1]] if len(kept) < len(values) else -math.inf
+        return kept
 
     @property
     def clock(self) -> float:
@@ -78,6 +130,8 @@ class DecayedCounts:
         if state["values"]:
             counts._origin = counts._clock = float(state["clock"])
             counts._values = {k: float(v) for k, v in state["values"].items()}
+            counts._seq = {k: n for n, k in enumerate(counts._values)}
+            counts._next_seq = len(counts._seq)
         return counts
 
     def _advance(self, ts: float) -> None:
@@ -90,6 +144,7 @@ class DecayedCounts:
             shrink = 2.0 ** -exponent  # may underflow to 0.0: such old values are gone anyway
             self._values = {k: v * shrink for k, v in self._values.items()}
             self._origin = self._clock
+            self._leaders = None  # underflow may create ties the floor cannot order
 
     def _exponent(self) -> float:
         return 0.0 if self._origin is None else (self._clock - self._origin) / self.half_life

@@ -130,10 +130,11 @@ class WorkerProcess:
 def producer(bootstrap: str, **extra: Any):
     """A kafka-python producer for loopback tests and the demo."""
     from kafka import KafkaProducer
+    from kafka.errors import KafkaError
 
     try:
-        return KafkaProducer(bootstrap_servers=[bootstrap], linger_ms=5, **extra)
-    except Exception as exc:  # kafka-python raises NoBrokersAvailable and friends
+        return KafkaProducer(**{"bootstrap_servers": [bootstrap], "linger_ms": 5, **extra})
+    except KafkaError as exc:  # NoBrokersAvailable and friends
         raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap} ({type(exc).__name__})") from exc
 
 

@@ -298,8 +298,7 @@ class Ranker:
         slots = min(self.options.new_item_slots, len(order))
         if slots <= 0:
             return order
-        popularity = self.signals.popularity
-        is_new = np.fromiter((popularity.get(i) <= 0 for i in item_ids), dtype=bool, count=len(item_ids))
+        is_new = self.signals.popularity.get_many(item_ids) <= 0
         shown_new = sum(1 for i in order if is_new[i])
         if shown_new >= slots:
             return order

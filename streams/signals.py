@@ -117,8 +117,7 @@ class ItemSignals:
         peak = self.popularity.max()
         if peak <= 0 or not item_ids:
             return np.zeros(len(item_ids))
-        get = self.popularity.get
-        return np.log1p(np.fromiter((get(i) for i in item_ids), dtype=np.float64, count=len(item_ids))) / math.log1p(peak)
+        return np.log1p(self.popularity.get_many(item_ids)) / math.log1p(peak)
 
     def to_state(self) -> dict:
         """A JSON-friendly snapshot of every signal."""

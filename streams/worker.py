@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import replace
 
 from prometheus_client import CollectorRegistry
@@ -33,7 +34,17 @@ def encoder_options(settings: Settings) -> EncoderOptions:
         device=settings.device,
         batch_size=settings.encode_batch_size,
         max_length=settings.max_length,
+        num_threads=encode_threads(settings),
     )
+
+
+def encode_threads(settings: Settings) -> int | None:
+    """Encoder CPU threads: a ranking worker leaves one CPU to its event loop, or encoding starves ranking."""
+    if settings.encode_threads is not None or settings.role != "all":
+        return settings.encode_threads
+    from encoders.device import usable_cpus
+
+    return max(1, usable_cpus() - 1)
 
 
 def index_options(settings: Settings) -> IndexOptions:
@@ -135,6 +146,9 @@ def run(settings: Settings) -> int:
     import faust
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The encoder runs in an executor thread and needs the GIL back between torch ops; at the default
+    # 5 ms switch interval each handoff can wait for the ranking loop, stretching a 10 ms encode to ~80 ms.
+    sys.setswitchinterval(0.0005)
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

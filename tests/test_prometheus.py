@@ -158,3 +158,6 @@ def test_prometheus_scrapes_worker_throughput_latency_and_integrity(broker, work
     assert prometheus.value("streamrec_explanations_checked_total") >= len(events)
     assert prometheus.value("streamrec_index_items") == len(ITEMS)
     assert prometheus.value('streamrec_build_info{model_version!=""}') == 1.0
+    assert prometheus.value("streamrec_index_search_seconds_count") >= 1
+    # the profiles gauge is refreshed every 5 s from RocksDB's key estimate
+    wait_for(lambda: (prometheus.value("streamrec_profiles") or 0) >= len(users), 30, "the profiles gauge to count the shoppers")
