@@ -5,7 +5,9 @@ restart loses all data. Its quirks and the settings that tame them: ../shared/no
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -34,6 +36,27 @@ def broker_command(port: int, host: str = "127.0.0.1", binary: Path | None = Non
             "--storage-engine", "memory://tansu/"]
 
 
+def _load_prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child must not import or load
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when its parent dies, even by SIGKILL (Linux; no-op elsewhere).
+
+    Tests, the demo and benchmarks start brokers and workers in their own sessions; without this a
+    killed parent leaves them running, holding ports and CPU.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_broker(port: int, host: str = "127.0.0.1", *, binary: Path | None = None, log_path: Path | None = None,
                  timeout: float = 20.0) -> subprocess.Popen:
     """Start tansu in the background and wait until it accepts connections."""
@@ -41,7 +64,8 @@ def start_broker(port: int, host: str = "127.0.0.1", *, binary: Path | None = No
         raise BrokerUnavailable(f"port {port} on {host} is already in use")
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
-    process = subprocess.Popen(broker_command(port, host, tansu_binary(binary)), stdout=out, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(broker_command(port, host, tansu_binary(binary)), stdout=out, stderr=subprocess.STDOUT, env=env,
+                               preexec_fn=die_with_parent)
     wait_for_port(host, port, timeout, process)
     return process
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .broker import free_port, start_broker
+from .broker import die_with_parent, free_port, start_broker
 from .errors import BrokerUnavailable, StreamrecError
 
 
@@ -75,7 +75,8 @@ class WorkerProcess:
         })
         with open(log_path, "ab") as log:
             process = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"],
-                                       stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+                                       stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
+                                       preexec_fn=die_with_parent)
         return cls(process, web_port, data_dir, log_path, env or {})
 
     @property

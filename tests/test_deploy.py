@@ -164,22 +164,30 @@ def test_dockerfile_copies_only_what_exists_and_is_not_ignored(dockerfile):
                 assert not excluded or f"!{'/'.join(source.split('/')[:2])}" in ignored, f"{source} is in .dockerignore"
 
 
-def test_entrypoint_advertises_the_container_address(tmp_path):
+def test_entrypoint_runs_streamrec_with_the_given_arguments(tmp_path):
     # a stand-in `streamrec` shows what the real one would be started with
     stub = tmp_path / "streamrec"
-    stub.write_text('#!/bin/sh\necho "$NODE_CANONICAL_URL $*"\n')
+    stub.write_text('#!/bin/sh\necho "streamrec $*"\n')
     stub.chmod(0o755)
-    python_dir = Path(sys.executable).parent
-    env = {"PATH": f"{tmp_path}:{python_dir}:/usr/bin:/bin", "STREAMREC_WEB_PORT": "7001"}
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
     script = REPO / "deploy" / "docker" / "entrypoint.sh"
     out = subprocess.run([str(script), "worker"], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    url, args = out.stdout.split(" ", 1)
-    assert re.fullmatch(r"http://\d+\.\d+\.\d+\.\d+:7001", url) and args.strip() == "worker"
-    assert not url.startswith("http://0.0.0.0")
-    given = subprocess.run([str(script), "tail"], env={**env, "NODE_CANONICAL_URL": "http://w1:6066"},
-                           capture_output=True, text=True, timeout=30)
-    assert given.stdout.strip() == "http://w1:6066 tail"
+    assert out.stdout.strip() == "streamrec worker"
+
+
+def test_a_worker_bound_to_all_interfaces_advertises_a_reachable_address(tmp_path):
+    # Faust routes /recommendations to the partition owner by its canonical URL: never http://0.0.0.0
+    from streams.app import create_app
+    from streams.settings import Settings
+
+    settings = Settings(web_host="0.0.0.0", web_port=7001, data_dir=tmp_path)
+    host = settings.advertised_web_host()
+    assert re.fullmatch(r"\d+\.\d+\.\d+\.\d+", host) and host != "0.0.0.0"
+    app, _, _ = create_app(settings)
+    assert str(app.conf.canonical_url) == f"http://{host}:7001"
+    named = Settings(web_host="0.0.0.0", advertised_host="worker-2.shop.internal", data_dir=tmp_path)
+    assert named.advertised_web_host() == "worker-2.shop.internal"
 
 
 # -- Prometheus ----------------------------------------------------------------------------------------

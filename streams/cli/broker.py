@@ -5,7 +5,7 @@ import argparse
 import signal
 import subprocess
 
-from ..broker import broker_command, port_open, tansu_binary
+from ..broker import broker_command, die_with_parent, port_open, tansu_binary
 from ..errors import BrokerUnavailable
 
 
@@ -28,7 +28,8 @@ def run(args: argparse.Namespace, settings) -> int:
     if port_open(args.host, args.port):
         raise BrokerUnavailable(f"port {args.port} on {args.host} is already in use (another broker running?)")
     print(f"streamrec: embedded broker on kafka://{args.host}:{args.port} (in memory; Ctrl-C stops it)", flush=True)
-    process = subprocess.Popen(broker_command(args.port, args.host, tansu_binary(settings.tansu_bin)))
+    process = subprocess.Popen(broker_command(args.port, args.host, tansu_binary(settings.tansu_bin)),
+                               preexec_fn=die_with_parent)
 
     def stop(signum, frame) -> None:  # SIGTERM (docker stop, systemd, kill) takes tansu down with us
         raise KeyboardInterrupt
