@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from streams.errors import ImproperlyConfigured
 
@@ -52,6 +53,8 @@ def load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
 
 def load_model(model_dir: Path, device: torch.device) -> PreTrainedModel:
     """The model from the local folder only, in eval mode, on `device` in its inference dtype."""
+    # transformers draws a progress bar per load: noise in worker logs and between the CLI's own progress
+    hf_logging.disable_progress_bar()
     try:
         model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
     except (OSError, ValueError) as exc:

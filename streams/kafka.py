@@ -20,7 +20,9 @@ def bootstrap_servers(broker_url: str) -> list[str]:
         if not part:
             continue
         if "://" in part:
-            part = part.split("://", 1)[1]
+            part = part.split("://", 1)[1].strip()
+            if not part:
+                continue
         if ":" not in part:
             part = f"{part}:9092"
         servers.append(part)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from streams.local import publish, read_topic
+from streams.local import publish, read_topic, wait_for
 from streams.sample import catalogue
 
 pytestmark = pytest.mark.integration
@@ -14,14 +14,6 @@ pytestmark = pytest.mark.integration
 ITEMS = catalogue(per_category=4)  # 80 products across 20 categories
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from streams.broker import free_port
-from streams.local import publish, read_topic
+from streams.local import publish, read_topic, wait_for
 from streams.sample import catalogue
 
 pytestmark = pytest.mark.integration
@@ -83,15 +83,6 @@ class Prometheus:
                 self.process.wait(timeout=10)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture(scope="module")

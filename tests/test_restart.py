@@ -14,7 +14,7 @@ import urllib.error
 import numpy as np
 import pytest
 
-from streams.local import publish, read_topic
+from streams.local import publish, read_topic, wait_for
 from streams.sample import catalogue
 
 pytestmark = pytest.mark.integration
@@ -27,13 +27,6 @@ def metric(worker, name: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def wait_for(predicate, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def searches(worker, ids):
@@ -46,12 +39,12 @@ def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tm
     first = start_worker(data_dir, **env)
     first.wait_ready(timeout=180)
     publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-    wait_for(lambda: first.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+    wait_for(lambda: first.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed", timeout=90)
     assert metric(first, "streamrec_encoder_texts_total") == len(ITEMS)
     probe = [i["item_id"] for i in ITEMS[::7]]
     before = searches(first, probe)
     manifest = data_dir / "index-snapshot" / "manifest.json"
-    wait_for(lambda: manifest.exists() and json.loads(manifest.read_text())["count"] == len(ITEMS), what="snapshot")
+    wait_for(lambda: manifest.exists() and json.loads(manifest.read_text())["count"] == len(ITEMS), what="snapshot", timeout=90)
     time.sleep(2.5)  # past Faust's 1 s commit interval: the items' offsets are committed
 
     first.kill()  # SIGKILL: no shutdown snapshot, no final commit
@@ -60,7 +53,7 @@ def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tm
 
     second = start_worker(data_dir, **env)
     second.wait_ready(timeout=180)
-    wait_for(lambda: second.get_json("/health")["index_items"] == len(ITEMS) + len(late), what="catch-up")
+    wait_for(lambda: second.get_json("/health")["index_items"] == len(ITEMS) + len(late), what="catch-up", timeout=90)
     after = searches(second, probe)
     for item_id, hits in after.items():  # same neighbours in the same order, the late arrivals aside
         old = [h for h in hits if not h.startswith("late-")]

@@ -12,8 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import sample
-
-
 from ..local import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
 
 
