@@ -5,6 +5,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -73,10 +74,16 @@ def run(args: argparse.Namespace, settings) -> int:
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
         task = progress.add_task("replaying", total=len(dataset.interactions))
+        # a log file or CI gets no live bar: print a plain line every 5% instead
+        plain = not console.is_terminal and not args.quiet
+        started = time.monotonic()
 
         def advance(done: int, total: int) -> None:
             if done % 200 == 0 or done == total:  # redrawing per event would cost more than ranking
                 progress.update(task, completed=done, total=total)
+            if plain and (done == total or done % max(1, total // 20) == 0):
+                print(f"replayed {done:,} / {total:,} events ({done / total:.0%}) in {time.monotonic() - started:.0f} s",
+                      flush=True)
 
         result = replay(dataset, encoder, options, on_progress=advance)
     out = Path(args.out)
