@@ -31,6 +31,7 @@ test-integration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/streamrec bench encode
 	$(BIN)/streamrec bench index
+	$(BIN)/streamrec bench freshness
 
 eval: $(STAMP)
 	$(BIN)/streamrec eval

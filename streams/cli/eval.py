@@ -52,7 +52,8 @@ def run(args: argparse.Namespace, settings) -> int:
     from ..ranking import RankingOptions, RankingWeights
     from ..signals import SignalOptions
 
-    console = Console()
+    # off a terminal rich would wrap the tables at 80 columns and cut the method names
+    console = Console() if sys.stdout.isatty() else Console(width=140)
     data_dir = resolve_data_dir(args.data, REPO_ROOT)
     dataset = load_movielens(data_dir).head(args.limit)
     half_life = settings.half_life_days * 86400.0
