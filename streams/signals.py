@@ -22,6 +22,10 @@ class SignalOptions:
     window: int = 20  # a new interaction pairs with this many of the user's previous items
     position_decay: float = 0.85  # the k-th previous item pairs with weight position_decay**k
     max_neighbours: int = 300  # neighbours kept per item (the weakest are pruned beyond this)
+    # Popularity is log-scaled relative to max(peak, this many decayed interactions): in a shop's first
+    # minutes one view by one shopper would otherwise make an item as "popular" as it gets and outweigh
+    # a strong content match for everyone else.
+    popularity_floor: float = 20.0
 
     @property
     def half_life_seconds(self) -> float:
@@ -106,15 +110,15 @@ class ItemSignals:
         return [(item, count / peak) for item, count in top]
 
     def popularity_score(self, item_id: str) -> float:
-        """Log-scaled popularity in [0, 1] relative to the most popular item."""
-        peak = self.popularity.max()
+        """Log-scaled popularity in [0, 1] relative to the most popular item (or the floor)."""
+        peak = max(self.popularity.max(), self.options.popularity_floor)
         if peak <= 0:
             return 0.0
         return math.log1p(self.popularity.get(item_id)) / math.log1p(peak)
 
     def popularity_scores(self, item_ids: Sequence[str]) -> np.ndarray:
         """:meth:`popularity_score` of many items, reading the peak once."""
-        peak = self.popularity.max()
+        peak = max(self.popularity.max(), self.options.popularity_floor)
         if peak <= 0 or not item_ids:
             return np.zeros(len(item_ids))
         return np.log1p(self.popularity.get_many(item_ids)) / math.log1p(peak)

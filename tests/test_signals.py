@@ -35,7 +35,7 @@ def test_decay_is_shared_so_cosine_does_not_drift_with_time():
 
 
 def test_trending_popularity_and_forget():
-    s = ItemSignals()
+    s = ItemSignals(SignalOptions(popularity_floor=0.0))
     for i in range(5):
         s.observe("hot", [], float(i))
     s.observe("cold", ["hot"], 5.0)
@@ -64,3 +64,14 @@ def test_state_roundtrip():
     r = ItemSignals.from_state(s.to_state())
     assert r.similarity("a", "b") == pytest.approx(s.similarity("a", "b"))
     assert r.first_seen == s.first_seen and r.category_popularity.get("C") == pytest.approx(s.category_popularity.get("C"))
+
+
+def test_one_view_in_a_new_shop_is_not_peak_popularity():
+    s = ItemSignals(SignalOptions(popularity_floor=20.0))
+    s.observe("viewed-once", [], 0.0)
+    assert s.popularity_score("viewed-once") == pytest.approx(math.log1p(1.0) / math.log1p(20.0))
+    for i in range(40):  # past the floor, the busiest item is the reference again
+        s.observe("busy", [], float(i))
+    assert s.popularity_score("busy") == pytest.approx(1.0, abs=1e-6)
+    assert s.popularity_scores(["viewed-once", "busy"]) == pytest.approx(
+        [s.popularity_score("viewed-once"), s.popularity_score("busy")])
