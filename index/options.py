@@ -17,6 +17,16 @@ MIN_POINTS_PER_LIST = 39
 DEFAULT_IVF_ITEMS = 100_000
 
 
+def set_faiss_threads(threads: int | None) -> None:
+    """Set FAISS's process-wide OpenMP thread count (None leaves FAISS's default).
+
+    streamrec searches in small per-batch calls; on them OpenMP start-up costs ~10x the search itself,
+    so workers and the evaluation replay run FAISS on one thread.
+    """
+    if threads is not None:
+        faiss.omp_set_num_threads(threads)
+
+
 @dataclass(frozen=True)
 class IndexOptions:
     """How to build a vector index; validated on construction. Tunables are inner-product, float32."""

@@ -93,6 +93,9 @@ class DecayedCounts:
             if self._leaders is not None and key in self._leaders:
                 self._leaders = None
 
+    def __len__(self) -> int:
+        return len(self._values)
+
     _MIN_LEADERS = 256
 
     def _ranked(self, need: int) -> list[str]:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import track
 
 from . import sample
-from .local import LocalBroker, WorkerProcess, producer, publish
+from .local import LocalBroker, WorkerProcess, producer, publish, wait_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
         items = sample.catalogue(per_category=args.catalogue)
         publish(broker.bootstrap, "items", [(i["item_id"], i) for i in items])
         with console.status(f"indexing {len(items)} products…"):
-            while worker.get_json("/health")["index_items"] < len(items):
-                time.sleep(0.2)
+            wait_for(lambda: worker.get_json("/health")["index_items"] >= len(items), timeout=300,
+                     what="the catalogue to be indexed")
         events_sent = [0]
         load = threading.Thread(target=_event_load, daemon=True,
                                 args=(broker.bootstrap, items, args.event_rate, args.users, stop, events_sent))
@@ -84,13 +84,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _worker_load(worker: WorkerProcess, sent: int) -> dict:
     """Did the worker keep up with the background events? Read from its own /metrics."""
-    totals = {"streamrec_events_consumed_total": 0.0, "streamrec_event_to_recommendation_seconds_sum": 0.0,
-              "streamrec_event_to_recommendation_seconds_count": 0.0}
+    from prometheus_client.parser import text_string_to_metric_families
+
     time.sleep(1.0)  # let the last micro-batch finish
-    for line in worker.get_text("/metrics").splitlines():
-        name = line.split("{")[0].split(" ")[0]
-        if name in totals:
-            totals[name] += float(line.rsplit(" ", 1)[1])
+    latency = next(f for f in text_string_to_metric_families(worker.get_text("/metrics"))
+                   if f.name == "streamrec_event_to_recommendation_seconds")
+    totals = {s.name: s.value for s in latency.samples if s.name.endswith(("_sum", "_count"))}
     ranked = int(totals["streamrec_event_to_recommendation_seconds_count"])
     mean = totals["streamrec_event_to_recommendation_seconds_sum"] / max(1, ranked)
     return {"events_sent": sent, "events_ranked": ranked, "event_to_list_mean_ms": mean * 1000.0,
@@ -137,10 +136,11 @@ def _figures(latencies: list[float], args) -> dict:
     ms = np.asarray(latencies) * 1000.0
     from .settings import Settings
 
+    settings = Settings()  # the defaults the bench's worker runs with (it sets none of these)
     return {
         "n": len(ms), "users": args.users, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()), "mean_ms": float(ms.mean()), "event_rate": args.event_rate,
-        "fetch_max_wait_ms": Settings().fetch_max_wait_ms, "item_batch_within_s": Settings().item_batch_within,
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms, "item_batch_within_s": settings.item_batch_within,
     }
 
 

@@ -111,10 +111,7 @@ class ItemSignals:
 
     def popularity_score(self, item_id: str) -> float:
         """Log-scaled popularity in [0, 1] relative to the most popular item (or the floor)."""
-        peak = max(self.popularity.max(), self.options.popularity_floor)
-        if peak <= 0:
-            return 0.0
-        return math.log1p(self.popularity.get(item_id)) / math.log1p(peak)
+        return float(self.popularity_scores([item_id])[0])
 
     def popularity_scores(self, item_ids: Sequence[str]) -> np.ndarray:
         """:meth:`popularity_score` of many items, reading the peak once."""

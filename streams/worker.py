@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import replace
 
 from prometheus_client import CollectorRegistry
 
 from encoders import EncoderOptions, load_encoder
-from index import IndexOptions
+from index import IndexOptions, set_faiss_threads
 
 from . import __version__
 from .agents import events as event_agent
@@ -67,10 +66,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
     encoder = load_encoder(encoder_options(settings))
     ensure_topics(settings)
-    if settings.faiss_threads is not None:
-        import faiss  # process-wide: per-batch searches are small, OpenMP start-up would dominate them
-
-        faiss.omp_set_num_threads(settings.faiss_threads)
+    set_faiss_threads(settings.faiss_threads)
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
         index_options=index_options(settings), expected_items=settings.index_expected_items,
@@ -146,9 +142,6 @@ def run(settings: Settings) -> int:
     import faust
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The encoder runs in an executor thread and needs the GIL back between torch ops; at the default
-    # 5 ms switch interval each handoff can wait for the ranking loop, stretching a 10 ms encode to ~80 ms.
-    sys.setswitchinterval(0.0005)
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

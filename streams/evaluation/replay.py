@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from encoders.base import Encoder
-from index import IndexOptions, build_index
+from index import IndexOptions, build_index, set_faiss_threads
 
 from ..catalogue import Catalogue, ItemMeta
 from ..errors import ImproperlyConfigured
@@ -252,10 +252,7 @@ def replay(
 ) -> ReplayResult:
     """Replay the log test-then-train through every method; fit the blend at the boundary."""
     started = time.perf_counter()
-    if options.faiss_threads is not None:
-        import faiss  # the process-wide OpenMP setting; the replay is this process's only FAISS user
-
-        faiss.omp_set_num_threads(options.faiss_threads)
+    set_faiss_threads(options.faiss_threads)  # process-wide; the replay is this process's only FAISS user
     cold = pick_cold_items(dataset, options)
     cold_set = set(cold)
     rated_cold = {(i.user_id, i.item_id) for i in dataset.interactions if i.item_id in cold_set}
