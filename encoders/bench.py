@@ -128,12 +128,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from sentence_transformers import SentenceTransformer
 
-    from streams.errors import ImproperlyConfigured
-
     from . import EncoderOptions, load_encoder
+    from .errors import EncoderConfigError
 
     if args.n < 1 or args.repeats < 1:
-        raise ImproperlyConfigured(f"--n and --repeats must be >= 1 (got {args.n} and {args.repeats})")
+        raise EncoderConfigError(f"--n and --repeats must be >= 1 (got {args.n} and {args.repeats})")
     console = Console()
     options = EncoderOptions(model_path=args.model_path, device=args.device, batch_size=args.batch_size,
                              max_length=args.max_length, num_threads=args.num_threads)

@@ -1,9 +1,9 @@
 """Device quirks kept in one place: device choice, inference dtype, CPU thread setup."""
 from __future__ import annotations
 
-import os
-
 import torch
+
+from .options import usable_cpus
 
 
 def cuda_available() -> bool:
@@ -24,14 +24,6 @@ def inference_dtype(device: torch.device) -> torch.dtype:
         return torch.float32
     # bf16 has fp32's range, so no overflow in attention logits; older GPUs (pre-Ampere) only do fp16 fast
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (respects taskset/cgroup affinity, unlike os.cpu_count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS/Windows have no sched_getaffinity
-        return max(1, os.cpu_count() or 1)
 
 
 def configure_cpu_threads(num_threads: int | None) -> int:

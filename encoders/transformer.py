@@ -10,11 +10,10 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from streams.errors import ImproperlyConfigured
-
 from .base import Encoder
 from .batching import chunk_ranges, length_sorted_batches, prefetched
 from .device import configure_cpu_threads, inference_dtype, to_device
+from .errors import EncoderConfigError
 from .options import EncoderOptions
 from .pooling import l2_normalise, mean_pool
 
@@ -30,7 +29,7 @@ def weight_files(model_dir: Path) -> list[Path]:
         files = sorted(p for p in model_dir.glob(pattern) if p.is_file())
         if files:
             return files
-    raise ImproperlyConfigured(f"model path {model_dir} has no weight file (model.safetensors or pytorch_model.bin)")
+    raise EncoderConfigError(f"model path {model_dir} has no weight file (model.safetensors or pytorch_model.bin)")
 
 
 def weights_digest(model_dir: Path, chars: int = 12) -> str:
@@ -48,7 +47,7 @@ def load_tokenizer(model_dir: Path) -> PreTrainedTokenizerBase:
     try:
         return AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True, use_fast=True)
     except (OSError, ValueError) as exc:
-        raise ImproperlyConfigured(f"cannot load a tokenizer from {model_dir}: {exc}") from exc
+        raise EncoderConfigError(f"cannot load a tokenizer from {model_dir}: {exc}") from exc
 
 
 def load_model(model_dir: Path, device: torch.device) -> PreTrainedModel:
@@ -58,7 +57,7 @@ def load_model(model_dir: Path, device: torch.device) -> PreTrainedModel:
     try:
         model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
     except (OSError, ValueError) as exc:
-        raise ImproperlyConfigured(f"cannot load a model from {model_dir}: {exc}") from exc
+        raise EncoderConfigError(f"cannot load a model from {model_dir}: {exc}") from exc
     return model.to(device=device, dtype=inference_dtype(device)).eval()
 
 
@@ -69,15 +68,12 @@ class TransformerEncoder(Encoder):
         model_dir = options.resolved_model_path()
         self.options = options
         self.device = options.torch_device()
-        # threads set before the first forward pass, so warm-up already runs on the final OpenMP pool
-        self.num_threads = configure_cpu_threads(options.num_threads) if self.device.type == "cpu" \
-            else torch.get_num_threads()
+        if self.device.type == "cpu":  # before the first forward pass, so it already runs on the final OpenMP pool
+            configure_cpu_threads(options.num_threads)
         self.tokenizer = load_tokenizer(model_dir)
         self.model = load_model(model_dir, self.device)
         self.dim: int = int(self.model.config.hidden_size)
         self.version: str = f"{options.model_name()}@{weights_digest(model_dir)}"
-        #: texts encoded since load (exported as a metric; counts real encoder work)
-        self.texts_encoded: int = 0
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Return float32 [len(texts), dim], rows L2-normalised, in input order."""
@@ -91,7 +87,6 @@ class TransformerEncoder(Encoder):
             return np.zeros((0, self.dim), dtype=np.float32)
         with torch.inference_mode():
             vectors = self._encode_all(texts)
-        self.texts_encoded += len(texts)
         return vectors
 
     def _encode_all(self, texts: list[str]) -> np.ndarray:

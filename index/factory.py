@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streams.errors import SnapshotError
-
 from .base import VectorIndex
+from .errors import SnapshotError
 from .flat import FlatIndex, IdMappedIndex, read_meta
 from .hnsw import HNSWIndex
 from .ivf import IVFIndex

@@ -14,9 +14,8 @@ from typing import ClassVar, Sequence
 import faiss
 import numpy as np
 
-from streams.errors import SnapshotError
-
 from .base import Hit, VectorIndex
+from .errors import SnapshotError
 from .gpu import GpuMirror, resolve_use_gpu
 from .ids import IdMap
 from .options import IndexOptions

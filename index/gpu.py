@@ -15,7 +15,7 @@ import logging
 import faiss
 import numpy as np
 
-from streams.errors import ImproperlyConfigured
+from .errors import IndexConfigError
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,10 @@ def resolve_use_gpu(mode: str) -> bool:
         return gpu_available()
     if mode == "always":
         if not gpu_available():
-            raise ImproperlyConfigured("index use_gpu='always' but faiss has no GPU support or sees no GPU "
+            raise IndexConfigError("index use_gpu='always' but faiss has no GPU support or sees no GPU "
                                        "(install the 'gpu' extra, faiss-gpu-cu12, on a CUDA machine)")
         return True
-    raise ImproperlyConfigured(f"unknown use_gpu {mode!r}; expected auto, never or always")
+    raise IndexConfigError(f"unknown use_gpu {mode!r}; expected auto, never or always")
 
 
 class GpuMirror:

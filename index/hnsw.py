@@ -15,8 +15,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from streams.errors import SnapshotError
-
+from .errors import SnapshotError
 from .flat import IdMappedIndex
 from .ids import IdMap
 from .options import IndexOptions

@@ -7,7 +7,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from streams.errors import SnapshotError
+from .errors import SnapshotError
 
 FORMAT = 1
 

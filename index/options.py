@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 import faiss
 
-from streams.errors import ImproperlyConfigured
+from .errors import IndexConfigError
 
 KINDS = ("auto", "flat", "hnsw", "ivf")
 GPU_MODES = ("auto", "never", "always")
@@ -47,19 +47,19 @@ class IndexOptions:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ImproperlyConfigured(f"unknown index kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+            raise IndexConfigError(f"unknown index kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         if self.use_gpu not in GPU_MODES:
-            raise ImproperlyConfigured(f"unknown use_gpu {self.use_gpu!r}; expected one of {', '.join(GPU_MODES)}")
+            raise IndexConfigError(f"unknown use_gpu {self.use_gpu!r}; expected one of {', '.join(GPU_MODES)}")
         for name in ("flat_max_items", "m", "ef_construction", "ef_search", "nprobe"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ImproperlyConfigured(f"index option {name} must be an integer >= 1, got {value!r}")
+                raise IndexConfigError(f"index option {name} must be an integer >= 1, got {value!r}")
         if self.m < 2:  # a graph node needs at least two links to be navigable
-            raise ImproperlyConfigured(f"index option m must be >= 2, got {self.m}")
+            raise IndexConfigError(f"index option m must be >= 2, got {self.m}")
         if self.nlist is not None and (not isinstance(self.nlist, int) or isinstance(self.nlist, bool) or self.nlist < 1):
-            raise ImproperlyConfigured(f"index option nlist must be an integer >= 1 or None, got {self.nlist!r}")
+            raise IndexConfigError(f"index option nlist must be an integer >= 1 or None, got {self.nlist!r}")
         if not 0.0 < self.rebuild_fraction < 1.0:
-            raise ImproperlyConfigured(f"index option rebuild_fraction must be in (0, 1), got {self.rebuild_fraction}")
+            raise IndexConfigError(f"index option rebuild_fraction must be in (0, 1), got {self.rebuild_fraction}")
 
     def resolved_kind(self, expected_items: int = 0) -> str:
         """The concrete kind: "auto" → flat up to ``flat_max_items`` expected items, HNSW above."""
@@ -80,7 +80,7 @@ class IndexOptions:
     def to_faiss_index(self, dim: int, kind: str | None = None, expected_items: int = 0) -> faiss.Index:
         """Build the empty faiss index for ``kind`` (default: the resolved kind), ids mapped to int64."""
         if not isinstance(dim, int) or dim < 1:
-            raise ImproperlyConfigured(f"index dim must be an integer >= 1, got {dim!r}")
+            raise IndexConfigError(f"index dim must be an integer >= 1, got {dim!r}")
         kind = kind or self.resolved_kind(expected_items)
         if kind == "flat":
             return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -98,7 +98,7 @@ class IndexOptions:
             # reconstruct(id) and remove_ids work on any int64 id.
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
             return ivf
-        raise ImproperlyConfigured(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw or ivf")
+        raise IndexConfigError(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw or ivf")
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (stored beside a saved index)."""

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from streams.errors import ModelVersionMismatch, SnapshotError
-
 from .base import VectorIndex
+from .errors import ModelVersionMismatch, SnapshotError
 from .factory import load_index
 from .options import IndexOptions
 

@@ -1,4 +1,8 @@
-"""streamrec's exceptions: one root, specific subclasses (the CLI prints their message as one line)."""
+"""streamrec's exceptions: one root, specific subclasses (the CLI prints their message as one line).
+
+The encoder and index libraries have their own roots (encoders.errors, index.errors); the CLI prints those
+the same way.
+"""
 from __future__ import annotations
 
 
@@ -19,13 +23,5 @@ class InvalidMessage(StreamrecError):
         self.detail = detail
 
 
-class ModelVersionMismatch(StreamrecError):
-    """Vectors from two different encoder models would be mixed in one index."""
-
-
 class BrokerUnavailable(StreamrecError):
     """The Kafka broker cannot be reached."""
-
-
-class SnapshotError(StreamrecError):
-    """An index snapshot is missing, partial or unreadable."""

@@ -1,11 +1,24 @@
-"""One settings object, read once at the entry point from flags and STREAMREC_* environment variables."""
+"""One settings object, read once at the entry point from flags and STREAMREC_* environment variables.
+
+Each library keeps its own defaults in its options dataclass (EncoderOptions, IndexOptions,
+RankingOptions); the fields here start from those defaults, and the ``*_options()`` methods are the one
+place where settings become each library's options.
+"""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from encoders.options import MIN_MAX_LENGTH, EncoderOptions, usable_cpus
+from index.options import IndexOptions
+
+from .core.ranking import RankingOptions
+
+_DAY = 86400.0
 
 
 class Settings(BaseSettings):
@@ -61,8 +74,8 @@ class Settings(BaseSettings):
     # encoder
     model_path: Path | None = Field(None, description="local Hugging Face BERT-family model dir; default: packaged all-MiniLM-L6-v2")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    encode_batch_size: int = Field(64, ge=1)
-    max_length: int = Field(128, ge=8, le=512)
+    encode_batch_size: int = Field(EncoderOptions.batch_size, ge=1)
+    max_length: int = Field(EncoderOptions.max_length, ge=MIN_MAX_LENGTH, le=512)
     encode_threads: int | None = Field(
         None, ge=1, description="CPU threads for the encoder; default: every usable CPU, minus one "
         "for the event loop when this worker also ranks (role all)"
@@ -74,16 +87,38 @@ class Settings(BaseSettings):
     )
     index_expected_items: int = Field(0, ge=0, description="catalogue size the index is shaped for (auto kind, IVF lists)")
     index_use_gpu: Literal["auto", "never", "always"] = "auto"
-    index_ef_search: int = Field(128, ge=1, description="HNSW search beam width (recall vs speed)")
-    index_nprobe: int = Field(32, ge=1, description="IVF lists probed per query (recall vs speed)")
+    index_ef_search: int = Field(IndexOptions.ef_search, ge=1, description="HNSW search beam width (recall vs speed)")
+    index_nprobe: int = Field(IndexOptions.nprobe, ge=1, description="IVF lists probed per query (recall vs speed)")
     faiss_threads: int | None = Field(
         1, ge=1, description="OpenMP threads per FAISS call; small per-batch searches are fastest on one"
     )
 
     # ranking
-    k: int = Field(10, ge=1, le=200, description="items per recommendation list")
-    half_life_days: float = Field(7.0, gt=0, description="profile time-decay half-life")
-    exclude_seen: bool = True
+    k: int = Field(RankingOptions.k, ge=1, le=200, description="items per recommendation list")
+    half_life_days: float = Field(RankingOptions.half_life_seconds / _DAY, gt=0, description="profile time-decay half-life")
+    exclude_seen: bool = RankingOptions.exclude_seen
+
+    # ---- the one mapping from settings to each library's options ----------------------------------
+    def encoder_options(self) -> EncoderOptions:
+        """The encoder's options (validated by EncoderOptions itself)."""
+        return EncoderOptions(model_path=self.model_path, device=self.device, batch_size=self.encode_batch_size,
+                              max_length=self.max_length, num_threads=self.encoder_threads())
+
+    def encoder_threads(self) -> int | None:
+        """Encoder CPU threads: a worker that also ranks leaves one CPU to its event loop, or encoding starves ranking."""
+        if self.encode_threads is not None or self.role != "all":
+            return self.encode_threads
+        return max(1, usable_cpus() - 1)
+
+    def index_options(self) -> IndexOptions:
+        """The vector index's options."""
+        return IndexOptions(kind=self.index_kind, use_gpu=self.index_use_gpu, ef_search=self.index_ef_search,
+                            nprobe=self.index_nprobe)
+
+    def ranking_options(self) -> RankingOptions:
+        """The ranker's options (blend weights: the packaged fitted defaults)."""
+        return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen,
+                       half_life_seconds=self.half_life_days * _DAY)
 
     def advertised_web_host(self) -> str:
         """The host this worker's web server is reachable at (Faust routes table lookups to it)."""

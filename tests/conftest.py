@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.local import LocalBroker, WorkerProcess
+from streams.local.cluster import LocalBroker, WorkerProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from streams.broker import free_port
 from streams.cli.main import main
 from streams.cli.produce import RateLimiter, csv_record
 from streams.errors import ImproperlyConfigured
-from streams.local import publish, read_topic
+from streams.local.broker import free_port
+from streams.local.cluster import publish, read_topic
 
 ITEMS = [
     {"item_id": "p1", "title": "Ultralight two-person tent", "category": "Tents", "price": 249.0},

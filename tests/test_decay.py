@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from streams.decay import DecayedCounts
+from streams.core.decay import DecayedCounts
 
 
 def full_sort_top(counts: DecayedCounts, n: int, exclude=()) -> list[tuple[str, float]]:

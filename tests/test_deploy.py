@@ -5,7 +5,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -178,7 +177,7 @@ def test_entrypoint_runs_streamrec_with_the_given_arguments(tmp_path):
 
 def test_a_worker_bound_to_all_interfaces_advertises_a_reachable_address(tmp_path):
     # Faust routes /recommendations to the partition owner by its canonical URL: never http://0.0.0.0
-    from streams.app import create_app
+    from streams.runtime.app import create_app
     from streams.settings import Settings
 
     settings = Settings(web_host="0.0.0.0", web_port=7001, data_dir=tmp_path)
@@ -272,7 +271,7 @@ def test_alert_rules_pass_promtool_and_name_only_real_metrics(sample_names):
 # -- the sample shop the walk-through publishes -----------------------------------------------------------
 
 def test_sample_files_satisfy_the_wire_contract():
-    from streams.records import parse_event, parse_item
+    from streams.core.records import parse_event, parse_item
 
     sample = REPO / "deploy" / "sample"
     items = [parse_item(None, line) for line in (sample / "catalogue.jsonl").read_bytes().splitlines()]

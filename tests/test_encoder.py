@@ -10,9 +10,9 @@ import torch
 
 from encoders import EncoderOptions, load_encoder
 from encoders.batching import chunk_ranges, length_sorted_batches, prefetched
+from encoders.errors import EncoderConfigError
 from encoders.pooling import l2_normalise, mean_pool
 from encoders.transformer import TransformerEncoder
-from streams.errors import ImproperlyConfigured
 
 TEXTS = [
     "Acme lightweight red running shoes. Designed for everyday use. Sports > Footwear. colour: red",
@@ -114,13 +114,6 @@ def test_version_is_stable_and_names_the_weight_hash(encoder, encoder_bs1):
     assert encoder_bs1.version == encoder.version  # same weights, same version, whatever the batch size
 
 
-def test_texts_encoded_counts_every_text(encoder):
-    before = encoder.texts_encoded
-    encoder.encode(["a", "b", "c"])
-    encoder.encode([])
-    assert encoder.texts_encoded == before + 3
-
-
 def test_chunked_pipeline_matches_one_pass(encoder):
     # the CUDA path (chunks tokenised one ahead in a thread) run here on CPU with a tiny chunk size
     texts = [f"{t} #{i}" for i, t in enumerate(TEXTS * 5)] + [LONG]
@@ -130,15 +123,15 @@ def test_chunked_pipeline_matches_one_pass(encoder):
 
 
 def test_bad_model_path_is_improperly_configured(tmp_path):
-    with pytest.raises(ImproperlyConfigured, match="not a Hugging Face model directory"):
+    with pytest.raises(EncoderConfigError, match="not a Hugging Face model directory"):
         EncoderOptions(model_path=tmp_path)
-    with pytest.raises(ImproperlyConfigured, match="no config.json"):
+    with pytest.raises(EncoderConfigError, match="no config.json"):
         EncoderOptions(model_path=tmp_path / "missing")
 
 
 def test_model_dir_without_weights_is_improperly_configured(tmp_path, encoder):
     (tmp_path / "config.json").write_text((encoder.options.resolved_model_path() / "config.json").read_text())
-    with pytest.raises(ImproperlyConfigured):
+    with pytest.raises(EncoderConfigError):
         load_encoder(EncoderOptions(model_path=tmp_path, device="cpu"))
 
 
@@ -149,13 +142,13 @@ def test_model_dir_without_weights_is_improperly_configured(tmp_path, encoder):
     ({"num_threads": 0}, "num_threads"),
 ])
 def test_bad_options_are_refused(kwargs, message):
-    with pytest.raises(ImproperlyConfigured, match=message):
+    with pytest.raises(EncoderConfigError, match=message):
         EncoderOptions(**kwargs)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is valid")
 def test_cuda_without_a_gpu_is_refused():
-    with pytest.raises(ImproperlyConfigured, match="CUDA is not available"):
+    with pytest.raises(EncoderConfigError, match="CUDA is not available"):
         EncoderOptions(device="cuda")
 
 

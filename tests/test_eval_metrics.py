@@ -4,31 +4,34 @@ import math
 import numpy as np
 import pytest
 
+from streams.core.ranking import FEATURES
 from streams.errors import ImproperlyConfigured
 from streams.evaluation import metrics
 from streams.evaluation.baselines import ItemKNNBaseline, PopularityBaseline
 from streams.evaluation.data import load_movielens, movie_item
 from streams.evaluation.fit import FitOptions, PairSet, fit_weights
-from streams.ranking import FEATURES
 
 LIST = ["a", "b", "c", "d", "e"]
 
 
+def ranks(lists_and_targets, k):
+    return [metrics.rank_of(ranked, target, k) or 0 for ranked, target in lists_and_targets]
+
+
 def test_rank_hit_rate_ndcg_and_reciprocal_rank_for_a_known_rank():
     assert metrics.rank_of(LIST, "c") == 3
-    assert metrics.hit_rate(LIST, "c", k=3) == 1.0
-    assert metrics.hit_rate(LIST, "c", k=2) == 0.0
-    assert metrics.ndcg(LIST, "a", k=5) == pytest.approx(1.0)
-    assert metrics.ndcg(LIST, "c", k=5) == pytest.approx(0.5)  # 1/log2(3+1)
-    assert metrics.ndcg(LIST, "b", k=5) == pytest.approx(1 / math.log2(3))
-    assert metrics.reciprocal_rank(LIST, "d", k=5) == pytest.approx(0.25)
-    assert metrics.reciprocal_rank(LIST, "e", k=4) == 0.0  # beyond the cutoff
+    assert list(metrics.hits(ranks([(LIST, "c")], 3))) == [1.0]
+    assert list(metrics.hits(ranks([(LIST, "c")], 2))) == [0.0]
+    assert metrics.ndcg(ranks([(LIST, "a"), (LIST, "c"), (LIST, "b")], 5)) == pytest.approx(
+        [1.0, 0.5, 1 / math.log2(3)])  # 1/log2(rank+1)
+    assert metrics.reciprocal_rank(ranks([(LIST, "d")], 5)) == pytest.approx([0.25])
+    assert list(metrics.reciprocal_rank(ranks([(LIST, "e")], 4))) == [0.0]  # beyond the cutoff
 
 
 def test_absent_target_and_empty_lists_score_zero():
-    for fn in (metrics.hit_rate, metrics.ndcg, metrics.reciprocal_rank):
-        assert fn(LIST, "zzz", 10) == 0.0
-        assert fn([], "a", 10) == 0.0
+    for fn in (metrics.hits, metrics.ndcg, metrics.reciprocal_rank):
+        assert list(fn(ranks([(LIST, "zzz"), ([], "a")], 10))) == [0.0, 0.0]
+        assert len(fn([])) == 0
     assert metrics.rank_of([], "a") is None
     assert metrics.mean([]) == 0.0
     assert metrics.share([]) is None
@@ -37,7 +40,7 @@ def test_absent_target_and_empty_lists_score_zero():
 
 def test_mean_over_lists_is_the_mrr():
     lists = [(["x", "t"], "t"), (["t"], "t"), (["x"], "t")]
-    assert metrics.mean([metrics.reciprocal_rank(l, t, 10) for l, t in lists]) == pytest.approx((0.5 + 1 + 0) / 3)
+    assert metrics.reciprocal_rank(ranks(lists, 10)).mean() == pytest.approx((0.5 + 1 + 0) / 3)
 
 
 def test_coverage_counts_distinct_items_over_the_catalogue():

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from index import Hit, IndexOptions, build_index, load_index
+from index.errors import IndexConfigError, SnapshotError
 from index.flat import FlatIndex
 from index.hnsw import HNSWIndex
 from index.ids import IdMap
 from index.ivf import IVFIndex
-from streams.errors import ImproperlyConfigured, SnapshotError
 
 DIM = 32
 N = 2000
@@ -182,7 +182,7 @@ def test_ivf_searches_an_exact_buffer_until_trained(data, tmp_path):
 def test_options_validate_and_pick_kind():
     for bad in (dict(kind="annoy"), dict(use_gpu="maybe"), dict(m=1), dict(ef_search=0), dict(nlist=0),
                 dict(rebuild_fraction=1.5), dict(nprobe="8")):
-        with pytest.raises(ImproperlyConfigured):
+        with pytest.raises(IndexConfigError):
             IndexOptions(**bad)
     auto = IndexOptions(flat_max_items=1000, use_gpu="never")
     assert isinstance(build_index(auto, DIM), FlatIndex)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from index import IndexOptions, build_index, load_index
+from index.errors import IndexConfigError
 from index.gpu import gpu_available
-from streams.errors import ImproperlyConfigured
 
 NO_GPU = "faiss has no GPU support here (faiss-cpu build, or no CUDA device): install the 'gpu' extra on a GPU host"
 DIM = 64
@@ -47,6 +47,6 @@ def test_gpu_flat_matches_cpu_through_mutations(tmp_path):
 
 @pytest.mark.skipif(gpu_available(), reason="a GPU is present: 'always' is satisfiable here")
 def test_always_without_gpu_is_a_configuration_error():
-    with pytest.raises(ImproperlyConfigured, match="GPU"):
+    with pytest.raises(IndexConfigError, match="GPU"):
         build_index(IndexOptions(kind="flat", use_gpu="always"), DIM)
     assert build_index(IndexOptions(kind="flat", use_gpu="auto"), DIM)._gpu is None  # falls back to CPU

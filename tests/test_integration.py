@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from streams.local import publish, read_topic, wait_for
-from streams.sample import catalogue
+from streams.local.cluster import publish, read_topic, wait_for
+from streams.local.sample import catalogue
 
 pytestmark = pytest.mark.integration
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from streams.app import create_app
 from streams.errors import ImproperlyConfigured
-from streams.kafka import bootstrap_servers, faust_credentials, kafka_python_config
+from streams.runtime.app import create_app
+from streams.runtime.kafka import bootstrap_servers, faust_credentials, kafka_python_config
 from streams.settings import Settings
 
 

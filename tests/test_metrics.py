@@ -9,7 +9,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.metrics import Metrics
 
-
 EXPECTED_FAMILIES = {
     "streamrec_events_consumed", "streamrec_items_upserted", "streamrec_items_deleted", "streamrec_dead_letters",
     "streamrec_event_to_recommendation_seconds", "streamrec_encoder_batch_size", "streamrec_encoder_batch_seconds",

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from streams.decay import DecayedCounts, decay_factor
-from streams.profiles import HISTORY_LIMIT, Profile, apply_event
-from streams.records import Event
+from streams.core.decay import DecayedCounts, decay_factor
+from streams.core.profiles import HISTORY_LIMIT, Profile, apply_event
+from streams.core.records import Event
 
 DAY = 86400.0
 

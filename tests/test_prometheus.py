@@ -12,9 +12,9 @@ import urllib.request
 
 import pytest
 
-from streams.broker import free_port
-from streams.local import publish, read_topic, wait_for
-from streams.sample import catalogue
+from streams.local.broker import free_port
+from streams.local.cluster import publish, read_topic, wait_for
+from streams.local.sample import catalogue
 
 pytestmark = pytest.mark.integration
 

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from index import IndexOptions, build_index
-from streams.catalogue import Catalogue, ItemMeta
-from streams.explain import explain, integrity_violations
-from streams.profiles import Profile, apply_event
-from streams.ranking import FEATURES, Ranker, RankingOptions, RankingWeights
-from streams.records import Event
-from streams.recommender import Recommender
-from streams.signals import ItemSignals
+from streams.core.catalogue import Catalogue, ItemMeta
+from streams.core.explain import explain, integrity_violations
+from streams.core.profiles import Profile, apply_event
+from streams.core.ranking import FEATURES, Ranker, RankingOptions, RankingWeights
+from streams.core.recommender import Recommender
+from streams.core.records import Event
+from streams.core.signals import ItemSignals
 
 DIM = 8
 DAY = 86400.0

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from streams.core.records import parse_event, parse_item
 from streams.errors import InvalidMessage
-from streams.records import parse_event, parse_item
 
 
 def j(obj) -> bytes:

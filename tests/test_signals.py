@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from streams.signals import ItemSignals, SignalOptions
+from streams.core.signals import ItemSignals, SignalOptions
 
 DAY = 86400.0
 
@@ -58,12 +58,12 @@ def test_neighbours_are_pruned_to_the_strongest():
 
 def test_state_roundtrip():
     s = ItemSignals()
-    s.observe("a", [], 0.0, category="C")
-    s.observe("b", ["a"], 100.0, category="C")
+    s.observe("a", [], 0.0)
+    s.observe("b", ["a"], 100.0)
     s.note_item("new", 50.0)
     r = ItemSignals.from_state(s.to_state())
     assert r.similarity("a", "b") == pytest.approx(s.similarity("a", "b"))
-    assert r.first_seen == s.first_seen and r.category_popularity.get("C") == pytest.approx(s.category_popularity.get("C"))
+    assert r.first_seen == s.first_seen and r.popularity.get("b") == pytest.approx(s.popularity.get("b"))
 
 
 def test_one_view_in_a_new_shop_is_not_peak_popularity():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from index import IndexOptions, Snapshot, build_index, read_snapshot, write_snapshot
+from index.errors import ModelVersionMismatch, SnapshotError
 from index.snapshot import MANIFEST_FILE, PREVIOUS_DIR, SNAPSHOT_DIR, TEMP_PREFIX
-from streams.errors import ModelVersionMismatch, SnapshotError
 
 DIM = 16
 MODEL = "all-MiniLM-L6-v2@abc123"

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
-#: bench name → module with add_arguments(parser) and run(args) -> int
+#: bench name → module with add_arguments(parser) and run(args) -> int (streams' own benches: run(args, settings))
 _BENCHES = {
     "encode": ("encoders.bench", "encoder items/s against sentence-transformers on the same texts"),
     "index": ("index.bench", "index add rate, search QPS and recall@10 against exact search"),
-    "freshness": ("streams.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
+    "freshness": ("streams.bench.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
 }
+#: the libraries' benches know nothing of streamrec's settings
+_LIBRARY_BENCHES = ("encode", "index")
 
 
 def register(sub) -> None:
@@ -28,4 +30,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Run the chosen benchmark."""
-    return int(importlib.import_module(args.bench_module).run(args) or 0)
+    module = importlib.import_module(args.bench_module)
+    if args.bench in _LIBRARY_BENCHES:
+        return int(module.run(args) or 0)
+    return int(module.run(args, settings) or 0)

@@ -5,8 +5,8 @@ import argparse
 import signal
 import subprocess
 
-from ..broker import broker_command, die_with_parent, port_open, tansu_binary
 from ..errors import BrokerUnavailable
+from ..local.broker import broker_command, die_with_parent, port_open, tansu_binary
 
 
 def register(sub) -> None:

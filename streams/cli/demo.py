@@ -11,8 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .. import sample
-from ..local import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
+from ..local import sample
+from ..local.cluster import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
 
 
 def register(sub) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..core.ranking import PACKAGED_WEIGHTS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: the packaged blend that RankingWeights.default() loads
-DEFAULT_WEIGHTS = REPO_ROOT / "streams" / "weights" / "default.json"
 
 
 def register(sub) -> None:
@@ -34,8 +34,8 @@ def register(sub) -> None:
                         help="how star ratings map to event types (default view; see docs/evaluation.md)")
     parser.add_argument("--cold-items", type=int, default=20, metavar="N",
                         help="items held out of the log and added with no interactions (default 20; 0 = off)")
-    parser.add_argument("--save-weights", nargs="?", const=str(DEFAULT_WEIGHTS), metavar="PATH",
-                        help="write the fitted weights (default path: the packaged streams/weights/default.json)")
+    parser.add_argument("--save-weights", nargs="?", const=str(PACKAGED_WEIGHTS), metavar="PATH",
+                        help="write the fitted weights (default path: the packaged streams/core/ranking/default_weights.json)")
     parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -44,33 +44,30 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Load the data and the encoder, replay, print the table, write JSON and PNG."""
-    from encoders import EncoderOptions, load_encoder
+    from dataclasses import replace
 
+    from encoders import load_encoder
+
+    from ..core.ranking import RankingWeights
     from ..evaluation import report
     from ..evaluation.data import load_movielens, resolve_data_dir
     from ..evaluation.replay import ReplayOptions, replay
-    from ..ranking import RankingOptions, RankingWeights
-    from ..signals import SignalOptions
 
     # off a terminal rich would wrap the tables at 80 columns and cut the method names
     console = Console() if sys.stdout.isatty() else Console(width=140)
     data_dir = resolve_data_dir(args.data, REPO_ROOT)
     dataset = load_movielens(data_dir).head(args.limit)
-    half_life = settings.half_life_days * 86400.0
     options = ReplayOptions(
-        k=settings.k,
         fit_fraction=args.fit_fraction,
         rating_map=args.ratings,
         cold_items=args.cold_items,
         # with a fit, the replay starts from the hand-set weights so the result does not depend on a
         # previous fit; without one it evaluates the shipped defaults
-        ranking=RankingOptions(half_life_seconds=half_life,
-                               weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
-        signals=SignalOptions(),
+        ranking=replace(settings.ranking_options(),
+                        weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
     )
     with console.status("loading the encoder…"):
-        encoder = load_encoder(EncoderOptions(model_path=settings.model_path, device=settings.device,
-                                              batch_size=settings.encode_batch_size, max_length=settings.max_length))
+        encoder = load_encoder(settings.encoder_options())
     command = "streamrec " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "streamrec eval"
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet) as progress:

@@ -7,6 +7,9 @@ import sys
 
 from pydantic import ValidationError
 
+from encoders.errors import EncoderError
+from index.errors import VectorIndexError
+
 from ..errors import StreamrecError
 
 #: subcommand → module in this package; each module has `register(subparsers)` and `run(args, settings)`
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "settings"
         print(f"streamrec: error: bad setting {where}: {err.get('msg')}", file=sys.stderr)
-    except StreamrecError as exc:
+    except (StreamrecError, EncoderError, VectorIndexError) as exc:
         print(f"streamrec: error: {exc}", file=sys.stderr)
     except FileNotFoundError as exc:
         print(f"streamrec: error: no such file: {exc.filename}", file=sys.stderr)

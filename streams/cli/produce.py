@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import BrokerUnavailable, ImproperlyConfigured
-from ..kafka import connect_producer
+from ..runtime.kafka import connect_producer
 from .common import add_broker_flag
 
 #: columns whose CSV text becomes a number when it looks like one
@@ -221,13 +221,7 @@ def _key(record: Any, key_field: str | None) -> bytes | None:
 
 
 def _connect(settings):
-    from kafka import KafkaProducer
-
-    extra: dict[str, Any] = {"linger_ms": 5, "max_block_ms": 10_000}
-    if "bootstrap_timeout_ms" in KafkaProducer.DEFAULT_CONFIG:
-        # kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner
-        extra["bootstrap_timeout_ms"] = int(CONNECT_TIMEOUT * 1000)
-    return connect_producer(settings, **extra)
+    return connect_producer(settings, connect_timeout=CONNECT_TIMEOUT, linger_ms=5, max_block_ms=10_000)
 
 
 def _send_all(producer, options: ProduceOptions, path: Path | None, total: int | None,

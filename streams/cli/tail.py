@@ -11,8 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import BrokerUnavailable
-from ..kafka import kafka_python_config
+from ..runtime.kafka import connect_consumer, wait_for_partitions
 from .common import add_broker_flag
 
 _EPILOG = """\
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace, settings) -> int:
         max_lists=args.max_lists, timeout=args.timeout, raw_json=args.raw_json,
     )
     console = Console(soft_wrap=True, highlight=False)
-    consumer = connect_consumer(settings)
+    consumer = connect_consumer(settings, connect_timeout=5.0, fetch_max_wait_ms=100)
     try:
         shown = follow(consumer, options, console)
     finally:
@@ -74,22 +73,6 @@ def run(args: argparse.Namespace, settings) -> int:
     if not options.raw_json:
         Console(stderr=True).print(f"[dim]{shown} list{'s' if shown != 1 else ''} shown[/]")
     return 0
-
-
-def connect_consumer(settings, timeout: float = 5.0):
-    """A kafka-python consumer without a group (assign mode), or BrokerUnavailable."""
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
-    extra: dict[str, Any] = {}
-    if "bootstrap_timeout_ms" in KafkaConsumer.DEFAULT_CONFIG:
-        # kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner
-        extra["bootstrap_timeout_ms"] = int(timeout * 1000)
-    try:
-        return KafkaConsumer(group_id=None, enable_auto_commit=False, fetch_max_wait_ms=100,
-                             **kafka_python_config(settings), **extra)
-    except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
 
 
 def follow(consumer, options: TailOptions, console: Console) -> int:
@@ -100,7 +83,8 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
     # "from the end" means lists published from now on. The message timestamp says so on any broker;
     # the end offset alone does not on tansu, whose end offsets can fall short of the last batch.
     not_before_ms = None if options.from_beginning else time.time() * 1000
-    partitions = _wait_for_partitions(consumer, options, quiet_since)
+    # the topic may not exist yet (no worker started): wait for it like for a quiet topic
+    partitions = wait_for_partitions(consumer, options.topic, options.timeout, interval=0.5)
     if not partitions:
         return 0
     tps = [TopicPartition(options.topic, p) for p in sorted(partitions)]
@@ -156,17 +140,6 @@ def render_header(record: dict[str, Any]) -> str:
     if record.get("cold_start"):
         parts.append("[yellow]cold start (trending)[/]")
     return " · ".join(parts)
-
-
-def _wait_for_partitions(consumer, options: TailOptions, since: float) -> set[int]:
-    # the topic may not exist yet (no worker started): wait for it like for a quiet topic
-    while True:
-        partitions = consumer.partitions_for_topic(options.topic)
-        if partitions:
-            return partitions
-        if _timed_out(options, since):
-            return set()
-        time.sleep(0.5)
 
 
 def _timed_out(options: TailOptions, since: float) -> bool:

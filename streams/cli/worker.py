@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Start the worker; it runs until SIGINT/SIGTERM."""
-    from ..worker import run as run_worker
+    from ..runtime.worker import run as run_worker
 
     run_worker(settings)
     return 0

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..core.records import Event, Item
 from ..errors import ImproperlyConfigured, InvalidMessage
-from ..records import Event, Item
 
 DATASET = "ml-100k"
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.ranking import FEATURES, RankingWeights
 from ..errors import ImproperlyConfigured
-from ..ranking import FEATURES, RankingWeights
 
 
 @dataclass(frozen=True)

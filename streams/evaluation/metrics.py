@@ -1,8 +1,14 @@
-"""Ranking metrics for one list against one target, and list-set metrics — pure functions, no state."""
+"""Ranking metrics, vectorised over lists (each list scored by its target's rank), and list-set metrics.
+
+The replay keeps one rank per scored list (1-based within the cutoff, 0 when the target is absent);
+every HR/NDCG/MRR figure in its report comes from these functions.
+"""
 from __future__ import annotations
 
 import math
 from typing import Iterable, Sequence
+
+import numpy as np
 
 
 def rank_of(ranked: Sequence[str], target: str, k: int | None = None) -> int | None:
@@ -14,21 +20,25 @@ def rank_of(ranked: Sequence[str], target: str, k: int | None = None) -> int | N
     return None
 
 
-def hit_rate(ranked: Sequence[str], target: str, k: int) -> float:
-    """HR@k of one list: 1.0 when the target is in the top k, else 0.0."""
-    return 0.0 if rank_of(ranked, target, k) is None else 1.0
+def _ranks(ranks: Sequence[int] | np.ndarray) -> np.ndarray:
+    return np.asarray(ranks, dtype=np.int64)
 
 
-def ndcg(ranked: Sequence[str], target: str, k: int) -> float:
-    """NDCG@k with one relevant item: 1/log2(rank+1) when it is in the top k (the ideal DCG is 1)."""
-    rank = rank_of(ranked, target, k)
-    return 0.0 if rank is None else 1.0 / math.log2(rank + 1)
+def hits(ranks: Sequence[int] | np.ndarray) -> np.ndarray:
+    """HR per list from the target's 1-based rank within the cutoff (0 = absent): 1.0 or 0.0."""
+    return (_ranks(ranks) > 0).astype(np.float64)
 
 
-def reciprocal_rank(ranked: Sequence[str], target: str, k: int) -> float:
-    """1/rank of the target within the top k, 0.0 when absent (its mean is MRR@k)."""
-    rank = rank_of(ranked, target, k)
-    return 0.0 if rank is None else 1.0 / rank
+def ndcg(ranks: Sequence[int] | np.ndarray) -> np.ndarray:
+    """NDCG per list with one relevant item: 1/log2(rank+1) when present (the ideal DCG is 1), else 0."""
+    r = _ranks(ranks)
+    return np.where(r > 0, 1.0 / np.log2(np.maximum(r, 1) + 1), 0.0)
+
+
+def reciprocal_rank(ranks: Sequence[int] | np.ndarray) -> np.ndarray:
+    """1/rank per list, 0.0 when absent (its mean is MRR@k)."""
+    r = _ranks(ranks)
+    return np.where(r > 0, 1.0 / np.maximum(r, 1), 0.0)
 
 
 def coverage(lists: Iterable[Sequence[str]], catalogue_size: int) -> float:

@@ -8,40 +8,32 @@ come after the interaction it is scored against.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import numpy as np
 
 from encoders.base import Encoder
-from index import IndexOptions, build_index, set_faiss_threads
+from index import set_faiss_threads
 
-from ..catalogue import Catalogue, ItemMeta
+from ..core.profiles import Profile
+from ..core.ranking import Ranker, RankingOptions, RankingWeights
+from ..core.signals import SignalOptions
 from ..errors import ImproperlyConfigured
-from ..explain import cited_items
-from ..profiles import Profile
-from ..ranking import Ranker, RankingOptions, RankingWeights
-from ..records import Event
-from ..recommender import Recommender
-from ..signals import ItemSignals, SignalOptions
 from . import metrics
-from .baselines import ItemKNNBaseline, PopularityBaseline
 from .data import RATING_MAPS, Dataset
 from .fit import FitOptions, FitResult, PairSet, fit_weights
+from .methods import CONTENT, HYBRID, ITEM_KNN, METHODS, POPULARITY, StreamrecMethod, build_methods
 
-HYBRID = "streamrec"
-CONTENT = "streamrec-content"
-POPULARITY = PopularityBaseline.name
-ITEM_KNN = ItemKNNBaseline.name
-METHODS = (POPULARITY, ITEM_KNN, CONTENT, HYBRID)
+__all__ = ["CONTENT", "HYBRID", "ITEM_KNN", "METHODS", "POPULARITY", "SEGMENTS", "ReplayOptions", "ReplayResult",
+           "replay"]
 SEGMENTS = ("fit", "test", "full")  # lists published before / after the fit boundary / all of them
 
 
 @dataclass(frozen=True)
 class ReplayOptions:
-    """What is replayed and how streamrec is configured for it."""
+    """What is replayed and how streamrec is configured for it (list length: ``ranking.k``)."""
 
-    k: int = 10
     fit_fraction: float = 0.5  # share of the log (by event) whose lists train the blend; 0 = no fit
     rating_map: str = "view"
     cold_items: int = 20  # items held out of the log and added with no interactions (0 = no check)
@@ -50,6 +42,7 @@ class ReplayOptions:
     seed: int = 0
     # One-event batches make FAISS's OpenMP start-up cost ~10x the search itself on small machines.
     faiss_threads: int | None = 1
+    # with a fit, the replay starts from the hand-set weights so the result does not depend on a previous fit
     ranking: RankingOptions = field(default_factory=lambda: RankingOptions(weights=RankingWeights()))
     signals: SignalOptions = field(default_factory=SignalOptions)
     fit: FitOptions = field(default_factory=FitOptions)
@@ -62,65 +55,10 @@ class ReplayOptions:
         if self.k < 1 or self.cold_items < 0:
             raise ImproperlyConfigured("k must be >= 1 and cold_items >= 0")
 
-    def ranking_options(self, method: str) -> RankingOptions:
-        """The RankingOptions of a streamrec method (content-only: content weight 1, the rest 0)."""
-        options = replace(self.ranking, k=self.k)
-        if method == CONTENT:
-            return replace(options, weights=RankingWeights(content=1.0, collab=0.0, popularity=0.0, category=0.0, freshness=0.0))
-        return options
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a method published after one event."""
-
-    item_ids: list[str]
-    explained: bool | None = None  # streamrec only: do the explanations cite the user's own history?
-
-
-class Method(Protocol):
-    """Anything the replay can feed one event at a time."""
-
-    name: str
-
-    def step(self, event: Event) -> Step:
-        """Learn the event, return the user's list right after it."""
-
-
-class StreamrecMethod:
-    """A Recommender with its own profiles and signals, fed exactly as the Faust event agent feeds it."""
-
-    def __init__(self, name: str, recommender: Recommender) -> None:
-        self.name = name
-        self.recommender = recommender
-        self.profiles: dict[str, Profile] = {}  # the agent's `profiles` table
-
     @property
-    def ranker(self) -> Ranker:
-        """The method's ranker (its weights change once the blend is fitted)."""
-        return self.recommender.ranker
-
-    def step(self, event: Event) -> Step:
-        """One-event micro-batch through Recommender.process; the profile is stored as the agent stores it."""
-        outcome = self.recommender.process([event], self.profiles)[0]
-        self.profiles[event.user_id] = outcome.profile
-        cited: set[str] = set()
-        for item in outcome.recommendation.items:
-            cited |= cited_items(item.reasons)
-        touched = list(outcome.profile.seen) + [t.item_id for t in outcome.profile.history if t.item_id]
-        return Step(outcome.recommendation.item_ids, metrics.history_cited(cited, touched))
-
-
-class BaselineMethod:
-    """Adapts a baseline's (user, item) step to the replay's event step."""
-
-    def __init__(self, baseline: PopularityBaseline | ItemKNNBaseline) -> None:
-        self.name = baseline.name
-        self.baseline = baseline
-
-    def step(self, event: Event) -> Step:
-        """Learn the event, return the list."""
-        return Step(self.baseline.step(event.user_id, event.item_id))
+    def k(self) -> int:
+        """List length, the cutoff of every metric."""
+        return self.ranking.k
 
 
 @dataclass
@@ -177,18 +115,15 @@ class ReplayResult:
         k = self.options.k
         mask = self.segment_mask(method, segment)
         ranks = np.asarray(log.rank, dtype=np.int64)[mask]
-        hits = ranks > 0
-        ndcg = np.where(hits, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
-        rr = np.where(hits, 1.0 / np.maximum(ranks, 1), 0.0)
         shown = [s for s, keep in zip(log.shown, mask) if keep]
         explained = [e for e, keep in zip(log.explained, mask) if keep and e is not None]
         lat = log.latency_ms if segment == "full" else (
             log.latency_ms[: self.boundary] if segment == "fit" else log.latency_ms[self.boundary:])
         return {
             "lists": int(mask.sum()),
-            f"hr@{k}": float(hits.mean()) if len(ranks) else 0.0,
-            f"ndcg@{k}": float(ndcg.mean()) if len(ranks) else 0.0,
-            f"mrr@{k}": float(rr.mean()) if len(ranks) else 0.0,
+            f"hr@{k}": float(metrics.hits(ranks).mean()) if len(ranks) else 0.0,
+            f"ndcg@{k}": float(metrics.ndcg(ranks).mean()) if len(ranks) else 0.0,
+            f"mrr@{k}": float(metrics.reciprocal_rank(ranks).mean()) if len(ranks) else 0.0,
             "coverage": metrics.coverage(shown, self.catalogue),
             "explained_by_history": metrics.share(explained),
             "latency_p50_ms": metrics.percentile(lat, 50),
@@ -198,9 +133,7 @@ class ReplayResult:
     def ndcg_series(self, method: str) -> tuple[np.ndarray, np.ndarray]:
         """(event index, NDCG@k) of every scored list of a method, in replay order."""
         log = self.logs[method]
-        ranks = np.asarray(log.rank, dtype=np.float64)
-        values = np.where(ranks > 0, 1.0 / np.log2(np.maximum(ranks, 1) + 1), 0.0)
-        return np.asarray(log.event_index), values
+        return np.asarray(log.event_index), metrics.ndcg(log.rank)
 
 
 def pick_cold_items(dataset: Dataset, options: ReplayOptions) -> list[str]:
@@ -223,26 +156,6 @@ def int_or_str(value: str):
     return (0, int(value), "") if value.isdigit() else (1, 0, value)
 
 
-def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, options: ReplayOptions) -> list[Method]:
-    """Popularity, item-kNN, content-only streamrec and hybrid streamrec over one catalogue and index."""
-    item_ids = [item.item_id for item in dataset.items]
-    index = build_index(IndexOptions(kind="flat"), vectors.shape[1])
-    index.upsert(item_ids, np.ascontiguousarray(vectors, dtype=np.float32))
-    catalogue = Catalogue()
-    for item in dataset.items:
-        catalogue.put(ItemMeta.from_item(item))
-    methods: list[Method] = [
-        BaselineMethod(PopularityBaseline(item_ids, options.k)),
-        BaselineMethod(ItemKNNBaseline(item_ids, options.k)),
-    ]
-    for name in (CONTENT, HYBRID):
-        # each streamrec method learns its own signals; index and catalogue are read-only here
-        ranker = Ranker(index, catalogue, ItemSignals(options.signals), options.ranking_options(name))
-        # a fixed clock: generated_at plays no part in scoring, and a constant keeps runs reproducible
-        methods.append(StreamrecMethod(name, Recommender(ranker, None, model_version, clock=lambda: 0.0)))
-    return methods
-
-
 def replay(
     dataset: Dataset,
     encoder: Encoder,
@@ -260,8 +173,8 @@ def replay(
     if not log_data.interactions:
         raise ImproperlyConfigured("no interactions to replay")
     vectors = encoder.encode([item.text() for item in dataset.items])
-    methods = build_methods(dataset, vectors, encoder.version, options)
-    hybrid = next(m for m in methods if m.name == HYBRID)
+    methods = build_methods(dataset, vectors, encoder.version, options.ranking, options.signals)
+    hybrid = next(m for m in methods if isinstance(m, StreamrecMethod) and m.name == HYBRID)
     events = [inter.to_event(options.rating_map) for inter in log_data.interactions]
     n = len(events)
     boundary = int(n * options.fit_fraction) if options.fit_fraction > 0 else 0
@@ -274,8 +187,7 @@ def replay(
     for t, event in enumerate(events):
         if t == boundary and boundary > 0:
             fit = fit_weights(pairs, options.fit)
-            ranker = hybrid.ranker
-            ranker.options = replace(ranker.options, weights=fit.weights)
+            hybrid.use_weights(fit.weights)
         for method in methods:
             waiting = pending[method.name].pop(event.user_id, None)
             if waiting is not None:

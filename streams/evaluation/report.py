@@ -9,7 +9,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..ranking import FEATURES, options_to_dict
+from ..core.ranking import FEATURES
 from .replay import HYBRID, ITEM_KNN, METHODS, POPULARITY, SEGMENTS, ReplayResult
 
 #: the issue's bar: hybrid NDCG@k ≥ 1.5 × popularity and ≥ 1.0 × item-kNN (on the test part)
@@ -56,7 +56,7 @@ def to_json(result: ReplayResult, command: str, data_dir: str) -> dict[str, Any]
         "seconds": round(result.seconds, 1),
         "options": {"k": opts.k, "fit_fraction": opts.fit_fraction, "rating_map": opts.rating_map,
                     "cold_items": opts.cold_items, "seed": opts.seed, "signals": opts.signals.__dict__,
-                    "ranking": options_to_dict(opts.ranking), "fit": opts.fit.__dict__},
+                    "ranking": opts.ranking.to_dict(), "fit": opts.fit.__dict__},
         "fit": None if result.fit is None else result.fit.to_dict(),
         "metrics": {seg: {m: result.summary(m, seg) for m in METHODS} for seg in SEGMENTS},
         "goal": goal_check(result),

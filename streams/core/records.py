@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from .errors import InvalidMessage
+from ..errors import InvalidMessage
 
 #: behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view
 EVENT_WEIGHTS: Mapping[str, float] = {

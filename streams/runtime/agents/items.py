@@ -4,12 +4,12 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..catalogue import ItemMeta
+from ...core.catalogue import ItemMeta
+from ...core.records import Item, parse_item
+from ...core.vectors import VectorRecord, encode_record
+from ...errors import InvalidMessage
 from ..components import Components
-from ..errors import InvalidMessage
-from ..records import Item, parse_item
-from ..vectors import VectorRecord, encode_record
-from .deadletters import dead_letter
+from ..deadletters import send_dead_letter
 
 
 def register(c: Components) -> None:
@@ -30,10 +30,7 @@ async def handle_batch(c: Components, batch) -> None:
         try:
             item = parse_item(message.key, message.value)
         except InvalidMessage as exc:
-            c.metrics.dead_letters.labels(source="items", reason=exc.reason).inc()
-            await c.topics.dead_letters.send(key=message.key, value=dead_letter(
-                source_topic=message.topic, partition=message.partition, offset=message.offset,
-                key=message.key, value=message.value, reason=exc.reason, detail=exc.detail))
+            await send_dead_letter(c, "items", message, exc.reason, exc.detail)
             continue
         latest[item.item_id] = (item, message.timestamp or time.time())
     upserts = [(item, ts) for item, ts in latest.values() if not item.deleted]

@@ -39,16 +39,13 @@ class ItemSignals:
     def __init__(self, options: SignalOptions = SignalOptions()) -> None:
         self.options = options
         self.popularity = DecayedCounts(options.half_life_seconds)
-        self.category_popularity = DecayedCounts(options.half_life_seconds)
         self._co: dict[str, dict[str, float]] = {}  # stored scaled (see decay.py): divide by _scale()
         self._co_origin: float | None = None
         self.first_seen: dict[str, float] = {}
 
-    def observe(self, item_id: str, previous: Sequence[str], ts: float, category: str = "", weight: float = 1.0) -> None:
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0) -> None:
         """Count one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
         self.popularity.add(item_id, weight, ts)
-        if category:
-            self.category_popularity.add(category, weight, ts)
         self.first_seen.setdefault(item_id, ts)
         if self._co_origin is None:
             self._co_origin = self.popularity.clock
@@ -126,7 +123,6 @@ class ItemSignals:
         return {
             "options": self.options.__dict__,
             "popularity": self.popularity.to_state(),
-            "category_popularity": self.category_popularity.to_state(),
             "clock": self.popularity.clock,
             "co": {a: {b: v / scale for b, v in row.items()} for a, row in self._co.items()},
             "first_seen": self.first_seen,
@@ -137,7 +133,6 @@ class ItemSignals:
         """Rebuild from :meth:`to_state`."""
         signals = cls(SignalOptions(**state["options"]))
         signals.popularity = DecayedCounts.from_state(state["popularity"])
-        signals.category_popularity = DecayedCounts.from_state(state["category_popularity"])
         signals._co_origin = float(state["clock"])
         signals._co = {a: dict(row) for a, row in state["co"].items()}
         signals.first_seen = dict(state["first_seen"])

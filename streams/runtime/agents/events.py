@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import time
 
+from ...core.profiles import Profile
+from ...core.records import parse_event
+from ...errors import InvalidMessage
 from ..components import Components
-from ..errors import InvalidMessage
-from ..profiles import Profile
-from ..records import parse_event
-from .context import bind_event
-from .deadletters import dead_letter
+from ..deadletters import send_dead_letter
+from ..faust_compat import bind_event
 
 
 def register(c: Components) -> None:
@@ -32,10 +32,7 @@ async def handle_batch(c: Components, stream, batch) -> None:
         try:
             event = parse_event(message.key, message.value, now=message.timestamp or arrived)
         except InvalidMessage as exc:
-            metrics.dead_letters.labels(source="events", reason=exc.reason).inc()
-            await c.topics.dead_letters.send(key=message.key, value=dead_letter(
-                source_topic=message.topic, partition=message.partition, offset=message.offset,
-                key=message.key, value=message.value, reason=exc.reason, detail=exc.detail))
+            await send_dead_letter(c, "events", message, exc.reason, exc.detail)
             continue
         metrics.events_consumed.labels(type=event.type).inc()
         accepted.append((fevent, event))

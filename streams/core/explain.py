@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from .profiles import Profile
-from .ranking import Reason
+from .ranking import Reason, ReasonCode, cited_items
 
 _VERBS = {
     "view": "viewed",
@@ -32,38 +32,30 @@ def explain(reasons: Sequence[Reason]) -> str:
     return sentence + "."
 
 
-def cited_items(reasons: Iterable[Reason]) -> set[str]:
-    """Item ids that a list of reasons presents as the user's own interactions."""
-    return {
-        r.evidence["item_id"]
-        for r in reasons
-        if r.code in ("similar_to_item", "co_interacted") and "item_id" in r.evidence
-    }
-
-
 def integrity_violations(reasons: Iterable[Reason], profile: Profile) -> set[str]:
     """Cited items the user never touched (must always be empty)."""
     touched = set(profile.seen) | {t.item_id for t in profile.history if t.item_id}
-    return cited_items(reasons) - touched
+    return cited_items(list(reasons)) - touched
 
 
 def _phrase(reason: Reason) -> str:
     ev = reason.evidence
-    if reason.code == "similar_to_item":
+    code = reason.code
+    if code == ReasonCode.SIMILAR_TO_ITEM:
         verb = _VERBS.get(ev.get("event_type", ""), "viewed")
         return f"Similar to “{ev['title']}”, which you {verb}"
-    if reason.code == "matches_search":
+    if code == ReasonCode.MATCHES_SEARCH:
         return f"Matches your search “{ev['query']}”"
-    if reason.code == "co_interacted":
+    if code == ReasonCode.CO_INTERACTED:
         return f"Shoppers who viewed “{ev['title']}” also viewed this"
-    if reason.code == "trending":
+    if code == ReasonCode.TRENDING:
         category = ev.get("category")
         return f"Trending in {category} right now" if category else "Trending right now"
-    if reason.code == "category_affinity":
+    if code == ReasonCode.CATEGORY_AFFINITY:
         return f"From {ev['category']}, a category you keep coming back to"
-    if reason.code == "new_arrival":
+    if code == ReasonCode.NEW_ARRIVAL:
         return "New in the shop"
-    if reason.code == "earlier_activity":
+    if code == ReasonCode.EARLIER_ACTIVITY:
         return "In line with what you browsed earlier"
     return ""
 

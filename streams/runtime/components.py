@@ -6,11 +6,18 @@ from typing import Any
 
 from encoders.base import Encoder
 
+from ..core.recommender import Recommender
+from ..core.state import ItemState
+from ..metrics import Metrics
+from ..settings import Settings
 from .app import Topics
-from .metrics import Metrics
-from .recommender import Recommender
-from .settings import Settings
-from .state import ItemState
+
+
+@dataclass
+class Status:
+    """What the worker has reached since start-up (read by /health)."""
+
+    vectors_caught_up: bool = False  # the index holds every vector on `item-vectors` as of start-up
 
 
 @dataclass
@@ -18,11 +25,11 @@ class Components:
     """The worker's parts; agents read what they need from here instead of taking 20 arguments."""
 
     settings: Settings
-    app: Any  # StreamrecApp
+    app: Any  # faust.App
     topics: Topics
     profiles: Any  # faust Table: user_id → Profile bytes
     encoder: Encoder
     state: ItemState
     recommender: Recommender
     metrics: Metrics
-    status: dict[str, Any] = field(default_factory=lambda: {"vectors_caught_up": False})
+    status: Status = field(default_factory=Status)

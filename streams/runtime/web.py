@@ -1,12 +1,8 @@
 """HTTP views on the worker's Faust web server: recommendations on demand, health, Prometheus metrics."""
 from __future__ import annotations
 
-from dataclasses import replace
-
+from ..core.profiles import Profile
 from .components import Components
-from .profiles import Profile
-from .ranking import Ranker
-from .recommender import Recommender
 
 
 def register(c: Components) -> None:
@@ -24,7 +20,7 @@ def register(c: Components) -> None:
             return web.json({"error": "k must be between 1 and 200"}, status=400)
         raw = c.profiles.get(user_id)
         profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-        return web.json(recommend(c, profile, k).to_message())
+        return web.json(c.recommender.recommend(profile, k).to_message())
 
     @app.page("/search")
     async def search(web, request):
@@ -46,7 +42,7 @@ def register(c: Components) -> None:
 
     @app.page("/health")
     async def health(web, request):
-        ready = bool(c.status["vectors_caught_up"]) and not app.rebalancing and bool(app.consumer.assignment())
+        ready = c.status.vectors_caught_up and not app.rebalancing and bool(app.consumer.assignment())
         body = {
             "status": "ok",
             "ready": ready,
@@ -64,11 +60,3 @@ def register(c: Components) -> None:
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})
 
-
-def recommend(c: Components, profile: Profile, k: int):
-    """A list of ``k`` items for a stored profile (same ranking code as the event agent)."""
-    base = c.recommender
-    if k == base.ranker.options.k:
-        return base.recommend(profile)
-    ranker = Ranker(base.ranker.index, base.ranker.catalogue, base.ranker.signals, replace(base.ranker.options, k=k))
-    return Recommender(ranker, base.encoder, base.model_version).recommend(profile)

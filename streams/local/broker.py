@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .errors import BrokerUnavailable, ImproperlyConfigured
+from ..errors import BrokerUnavailable, ImproperlyConfigured
 
 
 def tansu_binary(override: Path | None = None) -> Path:

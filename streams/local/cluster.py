@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from ..errors import StreamrecError
+from ..runtime.kafka import broker_errors, wait_for_partitions
 from .broker import die_with_parent, free_port, start_broker
-from .errors import BrokerUnavailable, StreamrecError
 
 
 @dataclass
@@ -131,12 +132,9 @@ class WorkerProcess:
 def producer(bootstrap: str, **extra: Any):
     """A kafka-python producer for loopback tests and the demo."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
 
-    try:
+    with broker_errors(bootstrap):
         return KafkaProducer(**{"bootstrap_servers": [bootstrap], "linger_ms": 5, **extra})
-    except KafkaError as exc:  # NoBrokersAvailable and friends
-        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap} ({type(exc).__name__})") from exc
 
 
 def publish(bootstrap: str, topic: str, records: Iterable[tuple[str | None, Any]]) -> int:
@@ -176,11 +174,7 @@ def follow_topic(bootstrap: str, topic: str, *, count: int | None = None, timeou
                              fetch_max_wait_ms=50, consumer_timeout_ms=200)
     try:
         deadline = time.monotonic() + timeout
-        partitions = None
-        while not partitions and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                time.sleep(0.2)
+        partitions = wait_for_partitions(consumer, topic, timeout)
         if not partitions:
             return
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -28,13 +28,20 @@ class ItemState:
         self.offsets: dict[str, int] = dict(offsets or {})  # "topic:partition" → next offset to read
 
     @classmethod
+    def open_empty(cls, *, model_version: str, dim: int, index_options: IndexOptions,
+                   expected_items: int = 0) -> "ItemState":
+        """A state with an empty index, catalogue and signals."""
+        return cls(build_index(index_options, dim, expected_items=expected_items), Catalogue(), ItemSignals(),
+                   model_version)
+
+    @classmethod
     def open(cls, data_dir: Path, *, model_version: str, dim: int, index_options: IndexOptions,
              expected_items: int = 0) -> "ItemState":
         """Load the latest snapshot from ``data_dir``, or start empty; never mixes two models' vectors."""
         snapshot = read_snapshot(data_dir, expected_model_version=model_version, options=index_options)
         if snapshot is None:
-            index = build_index(index_options, dim, expected_items=expected_items)
-            return cls(index, Catalogue(), ItemSignals(), model_version)
+            return cls.open_empty(model_version=model_version, dim=dim, index_options=index_options,
+                                  expected_items=expected_items)
         extra = snapshot.extra or {}
         log.info("loaded index snapshot: %d items, offsets %s", len(snapshot.index), snapshot.offsets)
         return cls(

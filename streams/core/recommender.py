@@ -93,7 +93,7 @@ class Recommender:
         item_vectors = self._item_vectors(events)
         current: dict[str, Profile] = {}
         intermediates: list[Profile] = []
-        observations: list[tuple[list[str], str]] = []  # per event: the user's recent items before it, category
+        observations: list[list[str]] = []  # per event: the user's recent items before it
         for event in events:
             profile = current.get(event.user_id)
             if profile is None:
@@ -109,21 +109,26 @@ class Recommender:
             apply_event(profile, event, vector, category=category, half_life=half_life)
             current[event.user_id] = profile
             intermediates.append(profile.copy())
-            observations.append((previous, category))
+            observations.append(previous)
         hits = self._search(intermediates)  # content search does not depend on the shared signals
         outcomes = []
-        for event, profile, profile_hits, (previous, category) in zip(events, intermediates, hits, observations):
+        for event, profile, profile_hits, previous in zip(events, intermediates, hits, observations):
             # Signals learn from each event just before its own list is ranked, never from later ones,
             # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
             if event.item_id is not None:
-                ranker.signals.observe(event.item_id, previous, event.ts, category)
+                ranker.signals.observe(event.item_id, previous, event.ts)
             outcomes.append(self._outcome(event, profile, profile_hits))
         return outcomes
 
-    def recommend(self, profile: Profile, trigger_event_id: str | None = None) -> Recommendation:
-        """The list for one profile as it stands (the HTTP view)."""
+    def recommend(self, profile: Profile, k: int | None = None) -> Recommendation:
+        """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""
         hits = self._search([profile])[0]
-        return self._outcome(None, profile, hits).recommendation
+        return self._outcome(None, profile, hits, k).recommendation
+
+    def with_ranker(self, ranker: Ranker) -> "Recommender":
+        """The same recommender ranking with another ranker (e.g. a newly fitted blend)."""
+        return Recommender(ranker, self.encoder, self.model_version, clock=self.clock,
+                           observe_search=self.observe_search)
 
     # ---- internals --------------------------------------------------------------------------
     def _encode_queries(self, events: Sequence[Event]) -> dict[str, np.ndarray]:
@@ -153,9 +158,9 @@ class Recommender:
                 hits[i] = row_hits
         return hits
 
-    def _outcome(self, event: Event | None, profile: Profile, hits) -> Outcome:
+    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None) -> Outcome:
         ranker = self.ranker
-        items = ranker.rank(profile, hits)
+        items = ranker.rank(profile, hits, k)
         explanations = tuple(explain(item.reasons) for item in items)
         violations: set[str] = set()
         for item in items:

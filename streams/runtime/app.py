@@ -1,42 +1,14 @@
-"""The Faust shell: the app, its topics and the profiles table, built from the settings."""
+"""The Faust app, its topics and the profiles table, built from the settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from ..settings import Settings
+from .faust_compat import tuned_app_class
 from .kafka import faust_credentials
-from .settings import Settings
-
-
-class _TunedConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
-    """Faust hard-codes fetch_max_wait_ms=1500; delivery latency follows that wait, so make it a setting."""
-
-    fetch_max_wait_ms = 10
-
-    def _create_worker_consumer(self, transport: Any):
-        consumer = super()._create_worker_consumer(transport)
-        # aiokafka reads this attribute when start() builds its fetcher, which happens after this
-        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
-        return consumer
-
-
-class _TunedConsumer(aiokafka_driver.Consumer):
-    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
-        return _TunedConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _TunedTransport(aiokafka_driver.Transport):
-    Consumer = _TunedConsumer
-
-
-class StreamrecApp(faust.App):
-    """faust.App whose consumer honours ``fetch_max_wait_ms``."""
-
-    def _new_transport(self):
-        return _TunedTransport(self.conf.broker_consumer, self)
 
 
 @dataclass(frozen=True)
@@ -50,11 +22,10 @@ class Topics:
     item_vectors: Any
 
 
-def create_app(settings: Settings) -> tuple[StreamrecApp, Topics, Any]:
+def create_app(settings: Settings) -> tuple[faust.App, Topics, Any]:
     """The Faust app, its topics and the RocksDB-backed profiles table."""
-    _TunedConsumerThread.fetch_max_wait_ms = settings.fetch_max_wait_ms
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = StreamrecApp(
+    app = tuned_app_class(settings.fetch_max_wait_ms)(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=faust_credentials(settings),

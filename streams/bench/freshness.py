@@ -13,8 +13,9 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from . import sample
-from .local import LocalBroker, WorkerProcess, producer, publish, wait_for
+from ..local import sample
+from ..local.cluster import LocalBroker, WorkerProcess, producer, publish, wait_for
+from ..settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", type=Path, help="write a latency histogram PNG here")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start broker + worker, load a catalogue, drive events, publish new items one by one and time them."""
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-fresh-"))
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
         load.join(timeout=5)
         prod.close()
-        figures = _figures(latencies, args)
+        figures = _figures(latencies, args, settings)
         figures.update(_worker_load(worker, events_sent[0]))
         console.print(f"new item searchable after publish: p50 {figures['p50_ms']:.1f} ms, "
                       f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
@@ -132,11 +133,9 @@ def _wait_searchable(worker: WorkerProcess, item_id: str, timeout: float = 30.0)
     raise TimeoutError(f"{item_id} never became searchable")
 
 
-def _figures(latencies: list[float], args) -> dict:
+def _figures(latencies: list[float], args, settings: Settings) -> dict:
+    """Latency figures and the settings the bench's worker ran with (it inherits this process's STREAMREC_*)."""
     ms = np.asarray(latencies) * 1000.0
-    from .settings import Settings
-
-    settings = Settings()  # the defaults the bench's worker runs with (it sets none of these)
     return {
         "n": len(ms), "users": args.users, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()), "mean_ms": float(ms.mean()), "event_rate": args.event_rate,

@@ -1,4 +1,4 @@
-"""Kafka client plumbing shared by the worker and the CLI tools: bootstrap parsing, security, topics.
+"""Kafka client plumbing shared by the worker and the tools: bootstrap parsing, security, clients, topics.
 
 Every tool of ours that *reads* a topic uses assign mode (kafka-python) or aiokafka, because group
 consumers of kafka-python and librdkafka hang at JoinGroup on the embedded tansu broker.
@@ -6,10 +6,12 @@ consumers of kafka-python and librdkafka hang at JoinGroup on the embedded tansu
 from __future__ import annotations
 
 import ssl
-from typing import Any, Iterable
+import time
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
-from .errors import BrokerUnavailable, ImproperlyConfigured
-from .settings import Settings
+from ..errors import BrokerUnavailable, ImproperlyConfigured
+from ..settings import Settings
 
 
 def bootstrap_servers(broker_url: str) -> list[str]:
@@ -81,26 +83,66 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
+@contextmanager
+def broker_errors(address: str) -> Iterator[None]:
+    """Turn a client's failure to reach the broker into BrokerUnavailable naming the address."""
+    from kafka.errors import KafkaError
+
+    try:
+        yield
+    except (KafkaError, OSError) as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {address} ({type(exc).__name__})") from exc
+
+
+def with_connect_timeout(client_class: type, config: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+    """``config`` plus a bootstrap timeout, where the kafka-python version has one.
+
+    kafka-python 3 waits 30 s for an unreachable broker by default; a CLI user wants to know sooner.
+    """
+    if seconds is not None and "bootstrap_timeout_ms" in client_class.DEFAULT_CONFIG:
+        return {**config, "bootstrap_timeout_ms": int(seconds * 1000)}
+    return config
+
+
 def connect_admin(settings: Settings, timeout: float = 10.0):
     """A kafka-python admin client, or BrokerUnavailable with the address in the message."""
     from kafka import KafkaAdminClient
-    from kafka.errors import KafkaError
 
-    try:
+    with broker_errors(settings.broker):
         return KafkaAdminClient(request_timeout_ms=int(timeout * 1000), **kafka_python_config(settings))
-    except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
 
 
-def connect_producer(settings: Settings, **extra: Any):
+def connect_producer(settings: Settings, *, connect_timeout: float | None = None, **extra: Any):
     """A kafka-python producer, or BrokerUnavailable with the address in the message."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
 
-    try:
-        return KafkaProducer(**kafka_python_config(settings), **extra)
-    except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"cannot reach Kafka at {settings.broker} ({type(exc).__name__})") from exc
+    config = with_connect_timeout(KafkaProducer, {**kafka_python_config(settings), **extra}, connect_timeout)
+    with broker_errors(settings.broker):
+        return KafkaProducer(**config)
+
+
+def connect_consumer(settings: Settings, *, connect_timeout: float | None = None, **extra: Any):
+    """A kafka-python consumer without a group (assign mode), or BrokerUnavailable."""
+    from kafka import KafkaConsumer
+
+    config = {"group_id": None, "enable_auto_commit": False, **kafka_python_config(settings), **extra}
+    with broker_errors(settings.broker):
+        return KafkaConsumer(**with_connect_timeout(KafkaConsumer, config, connect_timeout))
+
+
+def wait_for_partitions(consumer: Any, topic: str, timeout: float | None, interval: float = 0.2) -> set[int]:
+    """The partitions of ``topic`` once its metadata is known (empty after ``timeout``; None waits forever).
+
+    A topic may not exist yet (no worker has created it) or its metadata may lag a little.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        if deadline is not None and time.monotonic() >= deadline:
+            return set()
+        time.sleep(interval)
 
 
 def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = ()) -> None:

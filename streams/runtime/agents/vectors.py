@@ -10,13 +10,13 @@ import logging
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
+from ...core.vectors import decode_record
+from ...errors import InvalidMessage
 from ..components import Components
-from ..errors import InvalidMessage
+from ..deadletters import send_dead_letter
+from ..faust_compat import aiokafka_auth, force_metadata_update
 from ..kafka import bootstrap_servers
-from ..vectors import decode_record
-from .deadletters import dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def follow(c: Components) -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        **credentials_to_aiokafka_auth(c.app.conf.broker_credentials, c.app.conf.ssl_context),
+        **aiokafka_auth(c.app),
     )
     await consumer.start()
     try:
@@ -54,9 +54,9 @@ async def follow(c: Components) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
             if not batches:
-                if not c.status["vectors_caught_up"]:
+                if not c.status.vectors_caught_up:
                     log.info("item vectors caught up: %d items in the index", len(c.state.index))
-                c.status["vectors_caught_up"] = True
+                c.status.vectors_caught_up = True
                 continue
             await _apply(c, batches)
     finally:
@@ -68,7 +68,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
         found = consumer.partitions_for_topic(topic)
         if found:
             return [TopicPartition(topic, p) for p in sorted(found)]
-        await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh in aiokafka
+        await force_metadata_update(consumer)
         await asyncio.sleep(0.1)
     raise RuntimeError(f"topic {topic} has no partitions")
 
@@ -81,7 +81,7 @@ async def _apply(c: Components, batches) -> None:
             try:
                 record = decode_record(message.key, message.value)
             except InvalidMessage as exc:
-                await _dead_letter(c, message, exc.reason, exc.detail)
+                await send_dead_letter(c, "item-vectors", message, exc.reason, exc.detail)
                 continue
             position = f"{tp.topic}:{tp.partition}"
             records.append((position, message.offset, record))
@@ -90,8 +90,8 @@ async def _apply(c: Components, batches) -> None:
     for position, offset, record in rejected:
         log.error("refusing vector of %s from model %s (this worker: %s)",
                   record.item_id, record.model_version, c.state.model_version)
-        await _dead_letter(c, by_position[position, offset], "model_version_mismatch",
-                           f"embedded by {record.model_version}, this worker uses {c.state.model_version}")
+        await send_dead_letter(c, "item-vectors", by_position[position, offset], "model_version_mismatch",
+                               f"embedded by {record.model_version}, this worker uses {c.state.model_version}")
     now = time.time()
     for _, _, record in records:
         if record.meta is not None and record.meta.published_at and record.model_version == c.state.model_version:
@@ -100,9 +100,3 @@ async def _apply(c: Components, batches) -> None:
     c.metrics.items_deleted.inc(deleted)
     c.metrics.index_items.set(len(c.state.index))
 
-
-async def _dead_letter(c: Components, message, reason: str, detail: str) -> None:
-    c.metrics.dead_letters.labels(source="item-vectors", reason=reason).inc()
-    await c.topics.dead_letters.send(key=message.key, value=dead_letter(
-        source_topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, value=message.value, reason=reason, detail=detail))

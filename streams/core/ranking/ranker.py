@@ -1,0 +1,80 @@
+"""Rank candidates for one profile: candidates → features → weighted score → MMR → reasons.
+
+Score(c) = Σ_f w_f · f(c) over the features (options.py); the reasons an item carries add up to it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+
+from index.base import Hit, VectorIndex
+
+from ..catalogue import Catalogue
+from ..profiles import Profile
+from ..signals import ItemSignals
+from .candidates import candidates
+from .diversify import mmr, with_new_items
+from .features import build_basis, feature_matrix, neighbours, recent_items
+from .options import Feature, RankingOptions, RankingWeights
+from .reasons import ScoredItem, build_reasons
+
+
+class Ranker:
+    """Scores, filters and diversifies candidates for a profile, over one index, catalogue and signals."""
+
+    def __init__(self, index: VectorIndex, catalogue: Catalogue, signals: ItemSignals, options: RankingOptions) -> None:
+        self.index = index
+        self.catalogue = catalogue
+        self.signals = signals
+        self.options = options
+
+    def with_weights(self, weights: RankingWeights) -> "Ranker":
+        """A ranker over the same index, catalogue and signals with another blend."""
+        return Ranker(self.index, self.catalogue, self.signals, replace(self.options, weights=weights))
+
+    def rank(self, profile: Profile, hits: Sequence[Hit], k: int | None = None) -> list[ScoredItem]:
+        """The top-``k`` list (default: options.k) for a profile, given its FAISS hits."""
+        k = self.options.k if k is None else k
+        opts = self.options
+        # neighbour maps are computed once per profile: candidates and collab features both need them
+        maps = neighbours(profile, self.signals, opts.collab_window)
+        item_ids = candidates(profile, hits, maps, k, self.index, self.catalogue, self.signals, opts)
+        if not item_ids:
+            return []
+        basis = build_basis(profile, self.index, opts)
+        vectors = self.index.vectors(item_ids)
+        weights = opts.weights.as_array()
+        feats, collab_parts = feature_matrix(profile, basis, item_ids, vectors, maps, self.catalogue, self.signals,
+                                             opts, weights)
+        scores = feats @ weights
+        order = mmr(scores, vectors, k, opts.mmr_lambda)
+        if opts.new_item_slots > 0 and order:
+            is_new = self.signals.popularity.get_many(item_ids) <= 0
+            order = with_new_items(order, scores, is_new, opts.new_item_slots)
+        # per-interaction content parts only for the listed items: they are what the reasons need
+        sims, content_parts = basis.content_parts(vectors[order])
+        return [
+            ScoredItem(
+                item_id=item_ids[i],
+                score=float(scores[i]),
+                reasons=build_reasons(item_ids[i], feats[i], weights, basis, content_parts[row], collab_parts[i],
+                                      sims[row], self.catalogue, self.signals),
+                features=tuple(float(x) for x in feats[i]),
+            )
+            for row, i in enumerate(order)
+        ]
+
+    def feature_matrix(self, profile: Profile, item_ids: Sequence[str]) -> np.ndarray:
+        """Feature values [n, len(Feature)] of these items for this profile (for fitting)."""
+        if not item_ids:
+            return np.zeros((0, len(Feature)))
+        basis = build_basis(profile, self.index, self.options)
+        maps = neighbours(profile, self.signals, self.options.collab_window)
+        return feature_matrix(profile, basis, item_ids, self.index.vectors(item_ids), maps, self.catalogue,
+                              self.signals, self.options)[0]
+
+    def recent_items(self, profile: Profile) -> list[str]:
+        """The user's distinct recent item ids, most recent first (the collaborative window)."""
+        return recent_items(profile, self.options.collab_window)

@@ -1,0 +1,78 @@
+"""Every private Faust / aiokafka touch streamrec needs, in one place, each with the reason it exists.
+
+When Faust or aiokafka change, this is the one module to check. Nothing else in streams/ reaches
+for an underscore attribute of either library.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+
+log = logging.getLogger(__name__)
+
+
+def tuned_app_class(fetch_max_wait_ms: int) -> type[faust.App]:
+    """A faust.App subclass whose worker consumer waits at most ``fetch_max_wait_ms`` per fetch.
+
+    Faust hard-codes fetch_max_wait_ms=1500 and delivery latency follows that wait. The value is
+    bound into classes made for this app, never set on a shared class, so two apps in one process
+    keep their own.
+    """
+
+    class TunedConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+        def _create_worker_consumer(self, transport: Any):
+            consumer = super()._create_worker_consumer(transport)
+            # aiokafka reads this attribute when start() builds its fetcher, which happens after this
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms  # noqa: SLF001
+            return consumer
+
+    class TunedConsumer(aiokafka_driver.Consumer):
+        def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+            return TunedConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    class TunedTransport(aiokafka_driver.Transport):
+        Consumer = TunedConsumer
+
+    class StreamrecApp(faust.App):
+        """faust.App whose consumer honours ``fetch_max_wait_ms``."""
+
+        def _new_transport(self):
+            return TunedTransport(self.conf.broker_consumer, self)
+
+    return StreamrecApp
+
+
+def bind_event(stream: Any, event: Any) -> None:
+    """Make ``event`` the stream's current event before reading or writing a table for it.
+
+    Faust picks the RocksDB partition store and the changelog partition of a table write from the
+    stream's *current* event. In a ``take_events`` batch that is the batch's last event, which may sit
+    on another partition than the user being written, so each user's access is bound to its own event.
+    """
+    stream._set_current_event(event)  # noqa: SLF001 - Faust has no public setter for this
+
+
+def read_offset(consumer: Any, tp: Any) -> int | None:
+    """The next offset Faust's consumer will read on ``tp`` (Faust tracks it but exposes no getter)."""
+    return consumer._read_offset.get(tp)  # noqa: SLF001
+
+
+def estimated_table_keys(table: Any) -> int | None:
+    """RocksDB's own key estimate over a table's local partitions (None when the store is not RocksDB)."""
+    dbs = getattr(table.data, "_dbs", None)  # faust's rocksdb store: partition → rocksdict.Rdict
+    if not dbs:
+        return None
+    return sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in dbs.values())
+
+
+async def force_metadata_update(consumer: Any) -> None:
+    """Ask an aiokafka consumer to refresh cluster metadata now (aiokafka has no public call)."""
+    await consumer._client.force_metadata_update()  # noqa: SLF001
+
+
+def aiokafka_auth(app: Any) -> dict[str, Any]:
+    """aiokafka client keyword arguments for the app's SASL/SSL credentials."""
+    return aiokafka_driver.credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)

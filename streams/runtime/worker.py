@@ -1,0 +1,65 @@
+"""The composition root of a worker process: settings in, a running Faust worker out."""
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry
+
+from encoders import load_encoder
+from index import set_faiss_threads
+
+from .. import __version__
+from ..core.ranking import Ranker
+from ..core.recommender import Recommender
+from ..core.state import ItemState
+from ..metrics import Metrics
+from ..settings import Settings
+from . import housekeeping, web
+from .agents import events as event_agent
+from .agents import items as item_agent
+from .agents import vectors as vector_follower
+from .app import create_app
+from .components import Components
+from .kafka import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+def build(settings: Settings, registry: CollectorRegistry | None = None) -> Components:
+    """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
+    encoder = load_encoder(settings.encoder_options())
+    ensure_topics(settings)
+    set_faiss_threads(settings.faiss_threads)
+    state = ItemState.open(
+        settings.data_dir, model_version=encoder.version, dim=encoder.dim,
+        index_options=settings.index_options(), expected_items=settings.index_expected_items,
+    )
+    app, topics, profiles = create_app(settings)
+    metrics = Metrics(registry or CollectorRegistry())
+    metrics.build_info.info({"version": __version__, "model_version": encoder.version,
+                             "index_kind": type(state.index).__name__, "role": settings.role})
+    metrics.index_items.set(len(state.index))
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()),
+                              encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
+    c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics)
+    if settings.role in ("all", "encoder"):
+        item_agent.register(c)
+    if settings.role in ("all", "ranker"):
+        event_agent.register(c)
+        vector_follower.register(c)
+    else:
+        c.status.vectors_caught_up = True  # an encoder-only worker keeps no index
+    web.register(c)
+    housekeeping.register(c)
+    return c
+
+
+def run(settings: Settings) -> int:
+    """Build and run one worker until SIGINT/SIGTERM (snapshots the index on the way out)."""
+    import faust
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    c = build(settings)
+    worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+    return 0
