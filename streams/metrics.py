@@ -57,6 +57,12 @@ class Metrics:
         self.cold_start_lists = Counter(
             "streamrec_cold_start_recommendations", "Lists for users without usable history (trending).",
             registry=r)
+        self.duplicate_events = Counter(
+            "streamrec_duplicate_events",
+            "Events whose id the profile had already applied (redeliveries, producer retries): no effect, list sent again.",
+            registry=r)
+        self.signal_rows_published = Counter(
+            "streamrec_signal_rows_published", "Shop-wide signal rows this worker's aggregator published.", registry=r)
         self.profiles = Gauge("streamrec_profiles", "User profiles held by this worker.", registry=r)
         self.consumer_lag = Gauge(
             "streamrec_consumer_lag", "Messages behind the high watermark, per assigned partition.",
@@ -80,6 +86,11 @@ class Metrics:
         self.item_freshness_seconds = Histogram(
             "streamrec_item_freshness_seconds",
             "Item published on the items topic until searchable in this worker's index.",
+            buckets=FRESHNESS_BUCKETS, registry=r)
+        self.signal_visibility_seconds = Histogram(
+            "streamrec_signal_visibility_seconds",
+            "Event arrival at a ranking worker until the signal change it caused is in this worker's view "
+            "(wall clocks of two workers: skew between machines adds to it).",
             buckets=FRESHNESS_BUCKETS, registry=r)
         self.profile_freshness_seconds = Histogram(
             "streamrec_profile_freshness_seconds", "Event timestamp until its user's profile is updated.",

@@ -16,6 +16,7 @@ EXPECTED_FAMILIES = {
     "streamrec_recommendations_published", "streamrec_cold_start_recommendations", "streamrec_profiles",
     "streamrec_item_freshness_seconds", "streamrec_profile_freshness_seconds", "streamrec_explanations_checked",
     "streamrec_explanation_integrity_violations", "streamrec_consumer_lag", "streamrec_build",
+    "streamrec_duplicate_events", "streamrec_signal_rows_published", "streamrec_signal_visibility_seconds",
 }
 
 

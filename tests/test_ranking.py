@@ -163,3 +163,14 @@ def test_one_micro_batch_equals_one_event_at_a_time():
     for a, b in zip(batched, one_by_one):
         assert a.recommendation.item_ids == b.recommendation.item_ids
         assert [i.score for i in a.recommendation.items] == pytest.approx([i.score for i in b.recommendation.items])
+
+
+def test_the_wire_message_holds_plain_json_types(world):
+    """orjson (and Faust's web.json, which uses it when installed) refuse numpy scalars: none may leak out."""
+    import orjson
+
+    p = profile_of(world, event("view", "tent-a", 0.0), event("purchase", "bag-a", 3600.0))
+    world.signals.observe("bag-b", ["tent-a"], 1.0)
+    rec = Recommender(world, None, "m@1").recommend(p)
+    assert rec.items
+    orjson.loads(orjson.dumps(rec.to_message()))

@@ -135,9 +135,10 @@ def encoder():
 
 
 def components(encoder):
-    topics = Topics(items=None, events=None, recommendations=Sink(), dead_letters=Sink(), item_vectors=Sink())
+    topics = Topics(items=None, events=None, recommendations=Sink(), dead_letters=Sink(), item_vectors=Sink(),
+                    signal_deltas=Sink(), signals=Sink())
     state = ItemState.open_empty(model_version=encoder.version, dim=encoder.dim, index_options=IndexOptions(kind="flat"))
-    return Components(settings=Settings(), app=None, topics=topics, profiles={}, encoder=encoder, state=state,
+    return Components(settings=Settings(), app=None, topics=topics, profiles={}, signal_rows={}, encoder=encoder, state=state,
                       recommender=None, metrics=Metrics(CollectorRegistry()))
 
 

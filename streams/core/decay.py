@@ -57,6 +57,27 @@ class DecayedCounts:
             elif raw == self._floor:  # may outrank an equal outsider that came earlier: recompute
                 self._leaders = None
 
+    def put(self, key: str, value: float, ts: float) -> None:
+        """Set ``key`` to ``value`` as it stood at time ``ts`` (it decays from there like every value).
+
+        A replica's view of a value another process owns: the new version replaces the old one.
+        """
+        self._advance(ts)
+        raw = value * math.pow(2.0, (ts - self._origin) / self.half_life)
+        old = self._values.get(key)
+        if old is None:
+            self._seq[key] = self._next_seq
+            self._next_seq += 1
+        self._values[key] = raw
+        if self._leaders is not None:
+            if old is not None and raw < old and key in self._leaders:
+                self._leaders = None  # a leader fell: the cached order no longer holds
+            elif key in self._leaders or raw > self._floor:
+                self._leaders[key] = None
+                self._leaders_sorted = None
+            elif raw == self._floor:
+                self._leaders = None
+
     def get(self, key: str) -> float:
         """The decayed value of ``key`` at the current clock."""
         raw = self._values.get(key)

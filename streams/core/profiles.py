@@ -18,6 +18,10 @@ from .records import Event
 
 HISTORY_LIMIT = 50  # recent interactions kept with their weights (older ones stay only in the vector)
 SEEN_LIMIT = 1000  # item ids remembered for exclusion
+# Event ids already applied, kept in the profile's own table row so a restart restores them with it:
+# a redelivered event is recognised and changes nothing. Kafka redelivers at most what came after the
+# last committed offset (a commit every second), so a few hundred ids per user is a wide margin.
+APPLIED_LIMIT = 256
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Profile:
     seen: list[str] = field(default_factory=list)  # item ids, oldest first
     categories: dict[str, float] = field(default_factory=dict)  # decayed affinity, valid at ``updated_at``
     events: int = 0
+    applied: list[str] = field(default_factory=list)  # ids of the latest applied events, oldest first
 
     @property
     def is_cold(self) -> bool:
@@ -59,7 +64,12 @@ class Profile:
             query_vectors=dict(self.query_vectors),
             seen=list(self.seen),
             categories=dict(self.categories),
+            applied=list(self.applied),
         )
+
+    def has_applied(self, event_id: str) -> bool:
+        """Whether this event already changed the profile (a redelivery or a producer's retry)."""
+        return event_id in self.applied
 
     def touch_weights(self, now: float, half_life: float) -> list[float]:
         """The decayed weight a_j of each history entry at time ``now``."""
@@ -83,6 +93,7 @@ class Profile:
             "s": self.seen,
             "c": self.categories,
             "n": self.events,
+            "a": self.applied,
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -100,6 +111,7 @@ class Profile:
             seen=body["s"],
             categories=body["c"],
             events=body["n"],
+            applied=body.get("a", []),
         )
 
 
@@ -141,6 +153,9 @@ def apply_event(
         profile.query_vectors[event.query] = [float(x) for x in vector]
     live_queries = {t.query for t in profile.history if t.query}
     profile.query_vectors = {q: v for q, v in profile.query_vectors.items() if q in live_queries}
+    profile.applied.append(event.event_id)
+    if len(profile.applied) > APPLIED_LIMIT:
+        del profile.applied[: len(profile.applied) - APPLIED_LIMIT]
     if event.item_id is not None:
         if event.item_id in profile.seen:
             profile.seen.remove(event.item_id)

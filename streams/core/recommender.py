@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -60,12 +60,26 @@ class Recommendation:
 
 @dataclass
 class Outcome:
-    """What one accepted event produced: the user's profile after it and the list to publish."""
+    """What one accepted event produced: the user's profile after it and the list to publish.
+
+    A duplicate (an event id the profile already applied: a redelivery or a producer's retry) changes
+    neither the profile nor the signals; it still gets a list, computed from the profile as it stands, so a
+    crash between storing a profile and publishing its list never costs the shopper that list.
+    """
 
     event: Event
     profile: Profile
     recommendation: Recommendation
     violations: set[str] = field(default_factory=set)
+    duplicate: bool = False
+
+
+class SignalSink(Protocol):
+    """Where an event's signal update goes: the view itself (one process) or a delta collector (a worker)."""
+
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, *, source: tuple[int, int] | None = None,
+                arrived: float | None = None) -> None:
+        """Learn one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
 
 
 class Recommender:
@@ -79,12 +93,16 @@ class Recommender:
         self.clock = clock
         self.observe_search = observe_search  # called with the seconds of each batched index search
 
-    def process(self, events: Sequence[Event], profiles: Mapping[str, Profile]) -> list[Outcome]:
+    def process(self, events: Sequence[Event], profiles: Mapping[str, Profile], *,
+                signals: SignalSink | None = None, arrived: float | None = None) -> list[Outcome]:
         """Fold events into profiles in order and rank after each one, with one batched FAISS search.
 
         ``profiles`` holds the users' current profiles (missing = new user) and is not modified; each
         Outcome carries the profile right after its event, so the last Outcome of a user is the one to store.
+        ``signals`` receives each new event's interaction just before its list is ranked (default: the
+        ranker's own view, learning in place); ``arrived`` is when the batch reached the worker.
         """
+        sink = self.ranker.signals if signals is None else signals
         if not events:
             return []
         ranker = self.ranker
@@ -93,12 +111,17 @@ class Recommender:
         item_vectors = self._item_vectors(events)
         current: dict[str, Profile] = {}
         intermediates: list[Profile] = []
-        observations: list[list[str]] = []  # per event: the user's recent items before it
+        observations: list[list[str] | None] = []  # per event: the user's recent items before it; None: a duplicate
         for event in events:
             profile = current.get(event.user_id)
             if profile is None:
                 stored = profiles.get(event.user_id)
                 profile = stored.copy() if stored is not None else Profile(event.user_id)
+                current[event.user_id] = profile
+            if profile.has_applied(event.event_id):
+                intermediates.append(profile.copy())
+                observations.append(None)
+                continue
             previous = ranker.recent_items(profile) if event.item_id else []
             if event.query is not None:
                 vector = query_vectors.get(event.query)
@@ -115,9 +138,11 @@ class Recommender:
         for event, profile, profile_hits, previous in zip(events, intermediates, hits, observations):
             # Signals learn from each event just before its own list is ranked, never from later ones,
             # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
-            if event.item_id is not None:
-                ranker.signals.observe(event.item_id, previous, event.ts)
-            outcomes.append(self._outcome(event, profile, profile_hits))
+            if event.item_id is not None and previous is not None:
+                sink.observe(event.item_id, previous, event.ts, source=event.source, arrived=arrived)
+            outcome = self._outcome(event, profile, profile_hits)
+            outcome.duplicate = previous is None
+            outcomes.append(outcome)
         return outcomes
 
     def recommend(self, profile: Profile, k: int | None = None) -> Recommendation:

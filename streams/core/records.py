@@ -1,13 +1,19 @@
-"""The wire contract: parse Kafka bytes into Item / Event values, or raise InvalidMessage with a reason."""
+"""The wire contract: parse Kafka bytes into Item / Event values, or raise InvalidMessage with a reason.
+
+Any bytes give a record or exactly one InvalidMessage (tests/test_parsers_fuzz.py checks it with
+hypothesis): a malformed message goes to the dead letters with its reason and costs no other message.
+"""
 from __future__ import annotations
 
-import json
+import hashlib
 import math
+import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
+
+import orjson  # strict (no NaN literals, UTF-8 checked) and bounded (depth 1024: no RecursionError)
 
 from ..errors import InvalidMessage
 
@@ -20,7 +26,16 @@ EVENT_WEIGHTS: Mapping[str, float] = {
     "search": 2.0,
 }
 EVENT_TYPES = tuple(EVENT_WEIGHTS)
-_MAX_TEXT = 10_000  # characters kept of a free-text field; the encoder truncates tokens anyway
+MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
+MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
+MAX_ATTRIBUTES = 100
+# an event may be late by any amount (a backfill), but not from the future: clocks disagree by seconds,
+# a day ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead)
+MAX_FUTURE_SECONDS = 86_400.0
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# an HTML tag, comment or declaration: shoppers read titles and queries inside our explanations
+_MARKUP = re.compile(r"<[a-zA-Z/!?]")
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Event:
     ts: float
     item_id: str | None = None
     query: str | None = None
+    source: tuple[int, int] | None = None  # (events partition, offset) it was read at: its signal deltas' tag
 
     @property
     def weight(self) -> float:
@@ -66,14 +82,22 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
         item_id = _decode_key(key)
         if not item_id:
             raise InvalidMessage("tombstone_without_key", "a null value needs the item_id as key")
-        return Item(item_id=item_id, deleted=True)
+        return Item(item_id=_checked_id(item_id, "item_id"), deleted=True)
     data = _load_object(value)
-    item_id = _required_str(data, "item_id")
+    item_id = _required_id(data, "item_id")
     if data.get("deleted") is True:
         return Item(item_id=item_id, deleted=True)
     attributes = data.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise InvalidMessage("bad_field", "attributes must be an object")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidMessage("bad_field", f"at most {MAX_ATTRIBUTES} attributes")
+    for name, attr in attributes.items():
+        if isinstance(attr, (dict, list)):
+            raise InvalidMessage("bad_field", f"attribute {name[:40]!r} must be a string, number or boolean")
+        _checked_text(name, "attribute name")
+        if isinstance(attr, str):
+            _checked_text(attr, f"attribute {name[:40]!r}")
     price = data.get("price")
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price < 0):
         raise InvalidMessage("bad_field", "price must be a non-negative number")
@@ -92,38 +116,54 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
 
 
 def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None) -> Event:
-    """Parse an `events` message; `event_id` is generated and `ts` defaults to now when absent."""
+    """Parse an `events` message; ``now`` is the message's own time (its Kafka timestamp).
+
+    ``ts`` defaults to ``now``. An event without ``event_id`` gets one derived from the message (key, value
+    and ``now``), the same on every delivery of that message, so a redelivery is recognised as one.
+    """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
+    now = time.time() if now is None else now
     data = _load_object(value)
-    user_id = _required_str(data, "user_id")
+    user_id = _required_id(data, "user_id")
     etype = data.get("type")
-    if etype not in EVENT_WEIGHTS:
-        raise InvalidMessage("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}, got {etype!r}")
+    if not isinstance(etype, str) or etype not in EVENT_WEIGHTS:
+        raise InvalidMessage("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}, got {str(etype)[:40]!r}")
     item_id = query = None
     if etype == "search":
         query = _required_str(data, "query")
     else:
-        item_id = _required_str(data, "item_id")
+        item_id = _required_id(data, "item_id")
     event_id = data.get("event_id")
     if event_id is None:
-        event_id = uuid.uuid4().hex
-    elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool):
-        raise InvalidMessage("bad_field", "event_id must be a string")
+        event_id = derived_event_id(key, value, now)
+    elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool) or not str(event_id).strip():
+        raise InvalidMessage("bad_field", "event_id must be a non-empty string")
     return Event(
-        event_id=str(event_id),
+        event_id=_checked_id(str(event_id).strip(), "event_id"),
         user_id=user_id,
         type=etype,
-        ts=_parse_ts(data.get("ts"), time.time() if now is None else now),
+        ts=_parse_ts(data.get("ts"), now),
         item_id=item_id,
         query=query,
     )
 
 
+def derived_event_id(key: bytes | None, value: bytes, message_ts: float) -> str:
+    """A stable id for an event that came without one: the same bytes at the same message time, the same id."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(key or b"")
+    digest.update(b"\x00")
+    digest.update(value)
+    digest.update(b"\x00")
+    digest.update(repr(float(message_ts)).encode())
+    return digest.hexdigest()
+
+
 def _load_object(value: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(value)
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise InvalidMessage("invalid_json", str(exc)[:200]) from None
     if not isinstance(data, dict):
         raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
@@ -132,11 +172,18 @@ def _load_object(value: bytes) -> dict[str, Any]:
 
 def _required_str(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidMessage(f"missing_{name}", f"{name} is required and must be a non-empty string")
+    return _checked_text(value.strip(), name)
+
+
+def _required_id(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # numeric ids are common in shop exports
     if not isinstance(value, str) or not value.strip():
         raise InvalidMessage(f"missing_{name}", f"{name} is required and must be a non-empty string")
-    return value.strip()[:_MAX_TEXT]
+    return _checked_id(value.strip(), name)
 
 
 def _optional_str(data: Mapping[str, Any], name: str) -> str:
@@ -145,7 +192,25 @@ def _optional_str(data: Mapping[str, Any], name: str) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidMessage("bad_field", f"{name} must be a string")
-    return value.strip()[:_MAX_TEXT]
+    return _checked_text(value.strip(), name)
+
+
+def _checked_id(value: str, name: str) -> str:
+    if len(value) > MAX_ID:
+        raise InvalidMessage("too_long", f"{name} has {len(value)} characters; at most {MAX_ID}")
+    if _ID_CONTROL.search(value):
+        raise InvalidMessage("bad_field", f"{name} contains control characters")
+    return value
+
+
+def _checked_text(value: str, name: str) -> str:
+    if len(value) > MAX_TEXT:
+        raise InvalidMessage("too_long", f"{name} has {len(value)} characters; at most {MAX_TEXT}")
+    if _CONTROL.search(value):
+        raise InvalidMessage("bad_field", f"{name} contains control characters")
+    if _MARKUP.search(value):
+        raise InvalidMessage("markup", f"{name} contains HTML markup, which shoppers would see: {value[:60]!r}")
+    return value
 
 
 def _decode_key(key: bytes | None) -> str:
@@ -157,9 +222,9 @@ def _decode_key(key: bytes | None) -> str:
         return ""
 
 
-def _parse_ts(value: Any, default: float) -> float:
+def _parse_ts(value: Any, now: float) -> float:
     if value is None:
-        return default
+        return now
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         ts = float(value)
         if ts > 1e11:  # milliseconds, as many producers send
@@ -170,10 +235,12 @@ def _parse_ts(value: Any, default: float) -> float:
             if moment.tzinfo is None:  # a naive time is read as UTC, never as the worker's local time
                 moment = moment.replace(tzinfo=timezone.utc)
             ts = moment.timestamp()
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise InvalidMessage("bad_ts", f"ts must be epoch seconds or ISO-8601, got {value[:40]!r}") from None
     else:
         raise InvalidMessage("bad_ts", "ts must be epoch seconds or ISO-8601")
     if not math.isfinite(ts) or ts < 0:
         raise InvalidMessage("bad_ts", "ts out of range")
+    if ts > now + MAX_FUTURE_SECONDS:
+        raise InvalidMessage("bad_ts", f"ts is {ts - now:.0f} s in the future")
     return ts

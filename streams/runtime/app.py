@@ -20,10 +20,20 @@ class Topics:
     recommendations: Any
     dead_letters: Any
     item_vectors: Any
+    signal_deltas: Any
+    signals: Any
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Topics, Any]:
-    """The Faust app, its topics and the RocksDB-backed profiles table."""
+@dataclass(frozen=True)
+class Tables:
+    """The worker's RocksDB-backed, changelogged tables."""
+
+    profiles: Any  # user_id → Profile bytes (partitioned like `events`)
+    signal_rows: Any  # item_id → SignalRow bytes (partitioned like `signal-deltas`: one owner per item)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Topics, Tables]:
+    """The Faust app, its topics and its RocksDB-backed tables."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = tuned_app_class(settings.fetch_max_wait_ms)(
         settings.app_id,
@@ -32,7 +42,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Topics, Any]:
         store="rocksdb://",
         datadir=str(settings.data_dir / "faust"),
         topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
+        recovery_consistency_check=settings.recovery_consistency_check,
         # tansu answers JoinGroup only when the rebalance timeout expires (../shared/notes/tansu.md)
         broker_rebalance_timeout=settings.rebalance_timeout,
         broker_session_timeout=settings.session_timeout,
@@ -54,12 +66,10 @@ def create_app(settings: Settings) -> tuple[faust.App, Topics, Any]:
         recommendations=app.topic(settings.topic_recommendations, **raw),
         dead_letters=app.topic(settings.topic_dead_letters, **raw),
         item_vectors=app.topic(settings.topic_item_vectors, **raw),
+        signal_deltas=app.topic(settings.topic_signal_deltas, **raw),
+        signals=app.topic(settings.topic_signals, **raw),
     )
-    profiles = app.Table(
-        "profiles",
-        default=None,
-        key_type=str,  # Faust derives the serializers from the types: str → json, bytes → raw
-        value_type=bytes,
-        partitions=settings.topic_partitions,
-    )
-    return app, topics, profiles
+    # key_type str: Faust derives the serializers from the types (str → json, bytes → raw)
+    table = {"default": None, "key_type": str, "value_type": bytes, "partitions": settings.topic_partitions}
+    tables = Tables(profiles=app.Table("profiles", **table), signal_rows=app.Table("signal-rows", **table))
+    return app, topics, tables

@@ -18,6 +18,12 @@ class Status:
     """What the worker has reached since start-up (read by /health)."""
 
     vectors_caught_up: bool = False  # the index holds every vector on `item-vectors` as of start-up
+    signals_caught_up: bool = False  # the view holds every row on the signals topic as of start-up
+
+    @property
+    def caught_up(self) -> bool:
+        """Both followed topics read to their end once."""
+        return self.vectors_caught_up and self.signals_caught_up
 
 
 @dataclass
@@ -28,6 +34,7 @@ class Components:
     app: Any  # faust.App
     topics: Topics
     profiles: Any  # faust Table: user_id → Profile bytes
+    signal_rows: Any  # faust Table: item_id → SignalRow bytes (the aggregator's rows)
     encoder: Encoder
     state: ItemState
     recommender: Recommender

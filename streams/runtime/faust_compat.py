@@ -55,6 +55,11 @@ def bind_event(stream: Any, event: Any) -> None:
     stream._set_current_event(event)  # noqa: SLF001 - Faust has no public setter for this
 
 
+def recovering(app: Any) -> bool:
+    """Whether the app is restoring tables from their changelogs (Faust sets the flag, documents no getter)."""
+    return bool(getattr(app, "in_recovery", False))
+
+
 def read_offset(consumer: Any, tp: Any) -> int | None:
     """The next offset Faust's consumer will read on ``tp`` (Faust tracks it but exposes no getter)."""
     return consumer._read_offset.get(tp)  # noqa: SLF001

@@ -15,7 +15,7 @@ def register(c: Components) -> None:
 
     @c.app.timer(settings.snapshot_interval)
     async def snapshot_index() -> None:
-        if settings.role != "encoder" and c.status.vectors_caught_up:
+        if settings.role != "encoder" and c.status.caught_up:
             c.state.snapshot(settings.data_dir)
 
     @c.app.timer(5.0)
@@ -26,7 +26,7 @@ def register(c: Components) -> None:
 
     @c.app.on_before_shutdown.connect
     async def snapshot_on_shutdown(app, **kwargs) -> None:
-        if settings.role != "encoder" and c.status.vectors_caught_up:
+        if settings.role != "encoder" and c.status.caught_up:
             path = c.state.snapshot(settings.data_dir)
             log.info("index snapshot written to %s", path)
 

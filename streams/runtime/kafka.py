@@ -151,7 +151,8 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
     from kafka.errors import TopicAlreadyExistsError
 
     wanted = list(names) if names is not None else contract_topics(settings)
-    compact = set(compacted) if compacted else {settings.topic_item_vectors}
+    compact = set(compacted) if compacted else {settings.topic_item_vectors, settings.topic_signals}
+    durability = {} if settings.min_insync_replicas is None else {"min.insync.replicas": str(settings.min_insync_replicas)}
     admin = connect_admin(settings)
     try:
         existing = set(admin.list_topics())
@@ -159,8 +160,8 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
             NewTopic(
                 name,
                 num_partitions=settings.topic_partitions,
-                replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if name in compact else {},
+                replication_factor=settings.replication_factor,
+                topic_configs={**durability, **({"cleanup.policy": "compact"} if name in compact else {})},
             )
             for name in wanted
             if name not in existing
@@ -182,6 +183,8 @@ def contract_topics(settings: Settings) -> list[str]:
         settings.topic_recommendations,
         settings.topic_dead_letters,
         settings.topic_item_vectors,
+        settings.topic_signal_deltas,
+        settings.topic_signals,
     ]
 
 

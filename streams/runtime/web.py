@@ -1,8 +1,43 @@
-"""HTTP views on the worker's Faust web server: recommendations on demand, health, Prometheus metrics."""
+"""HTTP views on the worker's Faust web server: recommendations on demand, search, health, readiness, metrics.
+
+Every parameter is validated: a mistake gets a 400 with a message, never a 500.
+"""
 from __future__ import annotations
+
+from typing import Any, Mapping
 
 from ..core.profiles import Profile
 from .components import Components
+from .faust_compat import recovering
+
+
+class BadParameter(ValueError):
+    """A query parameter a client got wrong (answered with 400 and this message)."""
+
+
+def int_param(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter within [lo, hi]; BadParameter otherwise."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(f"{name} must be an integer, got {raw[:40]!r}") from None
+    if not lo <= value <= hi:
+        raise BadParameter(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def readiness(c: Components) -> dict[str, Any]:
+    """Whether the worker should get traffic: tables recovered, partitions assigned, followed topics read."""
+    app = c.app
+    assigned = len(app.consumer.assignment())
+    ready = c.status.caught_up and not app.rebalancing and not recovering(app) and assigned > 0
+    return {"ready": ready, "role": c.settings.role, "index_items": len(c.state.index),
+            "signal_items": len(c.state.signals.popularity), "model_version": c.state.model_version,
+            "assigned_partitions": assigned, "vectors_caught_up": c.status.vectors_caught_up,
+            "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app)}
 
 
 def register(c: Components) -> None:
@@ -13,11 +48,9 @@ def register(c: Components) -> None:
     @app.table_route(table=c.profiles, match_info="user_id")
     async def recommendations(web, request, user_id: str):
         try:
-            k = int(request.query.get("k", c.settings.k))
-        except ValueError:
-            return web.json({"error": "k must be an integer"}, status=400)
-        if not 1 <= k <= 200:
-            return web.json({"error": "k must be between 1 and 200"}, status=400)
+            k = int_param(request.query, "k", c.settings.k, 1, 200)
+        except BadParameter as exc:
+            return web.json({"error": str(exc)}, status=400)
         raw = c.profiles.get(user_id)
         profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
         return web.json(c.recommender.recommend(profile, k).to_message())
@@ -25,7 +58,10 @@ def register(c: Components) -> None:
     @app.page("/search")
     async def search(web, request):
         """Nearest items to a text (?q=) or to an indexed item (?item_id=): a plain FAISS search."""
-        k = min(max(int(request.query.get("k", 10)), 1), 200)
+        try:
+            k = int_param(request.query, "k", 10, 1, 200)
+        except BadParameter as exc:
+            return web.json({"error": str(exc)}, status=400)
         index = c.state.index
         if "item_id" in request.query:
             item_id = request.query["item_id"]
@@ -42,16 +78,14 @@ def register(c: Components) -> None:
 
     @app.page("/health")
     async def health(web, request):
-        ready = c.status.vectors_caught_up and not app.rebalancing and bool(app.consumer.assignment())
-        body = {
-            "status": "ok",
-            "ready": ready,
-            "role": c.settings.role,
-            "index_items": len(c.state.index),
-            "model_version": c.state.model_version,
-            "assigned_partitions": len(app.consumer.assignment()),
-        }
-        return web.json(body)
+        """Liveness: 200 while the process serves HTTP (restart it when this fails); readiness in the body."""
+        return web.json({"status": "ok", **readiness(c)})
+
+    @app.page("/ready")
+    async def ready(web, request):
+        """Readiness: 503 until tables are recovered and item vectors and signals are caught up."""
+        body = readiness(c)
+        return web.json(body, status=200 if body["ready"] else 503)
 
     @app.page("/metrics")
     async def metrics(web, request):

@@ -15,8 +15,10 @@ from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
 from . import housekeeping, web
+from .agents import aggregator
 from .agents import events as event_agent
 from .agents import items as item_agent
+from .agents import signals as signal_follower
 from .agents import vectors as vector_follower
 from .app import create_app
 from .components import Components
@@ -34,21 +36,23 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
         index_options=settings.index_options(), expected_items=settings.index_expected_items,
     )
-    app, topics, profiles = create_app(settings)
+    app, topics, tables = create_app(settings)
     metrics = Metrics(registry or CollectorRegistry())
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
     recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()),
                               encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
-    c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics)
+    c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics)
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
     if settings.role in ("all", "ranker"):
         event_agent.register(c)
+        aggregator.register(c)
         vector_follower.register(c)
-    else:
-        c.status.vectors_caught_up = True  # an encoder-only worker keeps no index
+        signal_follower.register(c)
+    else:  # an encoder-only worker keeps no index and no signals
+        c.status.vectors_caught_up = c.status.signals_caught_up = True
     web.register(c)
     housekeeping.register(c)
     return c

@@ -38,7 +38,7 @@ class Reason:
 
     def to_dict(self) -> dict[str, Any]:
         """Wire form: {code, weight, **evidence}."""
-        return {"code": str(self.code), "weight": round(self.weight, 6), **self.evidence}
+        return {"code": str(self.code), "weight": round(float(self.weight), 6), **self.evidence}
 
 
 @dataclass(frozen=True)

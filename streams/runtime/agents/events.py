@@ -1,15 +1,32 @@
-"""Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event."""
+"""Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event.
+
+Order of effects, chosen so a crash at any point neither loses nor doubles anything (docs/reliability.md):
+1. the batch's signal deltas are sent and acknowledged — they carry their events' (partition, offset),
+   so an aggregator folds each once even when a redelivered event sends them again;
+2. the profiles are stored — each carries the ids of the events it applied, so a redelivered event
+   changes nothing (and rewrites the row, in case its changelog record was lost with the crash);
+3. one list per event is sent — a redelivered event gets its list again.
+Kafka commits the batch's offsets only after the producer has flushed all of it.
+"""
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
 import time
+from dataclasses import replace
+
+import orjson
 
 from ...core.profiles import Profile
-from ...core.records import parse_event
+from ...core.recommender import Outcome
+from ...core.records import Event, parse_event
+from ...core.signals import DeltaCollector, encode_deltas
 from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
+
+log = logging.getLogger(__name__)
 
 
 def register(c: Components) -> None:
@@ -23,45 +40,42 @@ def register(c: Components) -> None:
 
 
 async def handle_batch(c: Components, stream, batch) -> None:
-    """Parse, update profiles, rank with one FAISS search, publish in event order."""
+    """Parse, update profiles, rank with one FAISS search, publish in event order. Never raises for one message."""
     arrived = time.time()
-    metrics = c.metrics
-    accepted = []  # (faust event, parsed Event)
-    for fevent in batch:
-        message = fevent.message
-        try:
-            event = parse_event(message.key, message.value, now=message.timestamp or arrived)
-        except InvalidMessage as exc:
-            await send_dead_letter(c, "events", message, exc.reason, exc.detail)
-            continue
-        metrics.events_consumed.labels(type=event.type).inc()
-        accepted.append((fevent, event))
+    accepted = await _parse(c, batch, arrived)
     if not accepted:
         return
-
-    stored: dict[str, Profile] = {}
-    for fevent, event in accepted:
-        if event.user_id not in stored:
-            bind_event(stream, fevent)
-            raw = c.profiles.get(event.user_id)
-            if raw is not None:
-                stored[event.user_id] = Profile.from_bytes(raw)
-
-    outcomes = c.recommender.process([e for _, e in accepted], stored)
-
-    last_event = {event.user_id: fevent for fevent, event in accepted}
-    final = {o.profile.user_id: o.profile for o in outcomes}
-    updated_at = time.time()
-    for user_id, profile in final.items():
-        bind_event(stream, last_event[user_id])
-        c.profiles[user_id] = profile.to_bytes()
+    stored = _load_profiles(c, stream, accepted)
+    collector = DeltaCollector(c.state.signals.options)
+    outcomes = await _rank(c, accepted, stored, collector, arrived)
+    if not outcomes:
+        return
+    # 1. deltas acknowledged before the profiles that record their events are stored
+    sent = [await c.topics.signal_deltas.send(key=item_id.encode(), value=encode_deltas(item_id, deltas))
+            for item_id, deltas in collector.by_item().items()]
+    await asyncio.gather(*sent)
+    # 2. profiles: the last outcome of each user holds the profile to store
+    fevents = {id(event): fevent for fevent, event in accepted}
+    final: dict[str, tuple[Outcome, object]] = {}
     for outcome in outcomes:
-        metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
-
+        final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
+    updated_at = time.time()
+    for user_id, (outcome, fevent) in final.items():
+        bind_event(stream, fevent)
+        c.profiles[user_id] = outcome.profile.to_bytes()
+    # 3. one list per event, in event order (the producer keeps order per key)
+    metrics = c.metrics
     for outcome in outcomes:
         rec = outcome.recommendation
-        value = json.dumps(rec.to_message(), separators=(",", ":")).encode()
-        # send() only queues the record; the producer batches and delivers in order per key
+        if outcome.duplicate:
+            metrics.duplicate_events.inc()
+        else:
+            metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
+        try:
+            value = orjson.dumps(rec.to_message())
+        except TypeError:  # a bug of ours: lose this list, not the rest of the batch
+            log.exception("list for event %s not serialisable", outcome.event.event_id)
+            continue
         await c.topics.recommendations.send(key=rec.user_id.encode(), value=value)
         metrics.recommendations_published.inc()
         metrics.explanations_checked.inc()
@@ -70,3 +84,61 @@ async def handle_batch(c: Components, stream, batch) -> None:
         if rec.cold_start:
             metrics.cold_start_lists.inc()
         metrics.event_to_recommendation_seconds.observe(time.time() - arrived)
+
+
+async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Event]]:
+    """(Faust event, parsed Event) of every usable message; the rest go to the dead letters with a reason."""
+    accepted = []
+    for fevent in batch:
+        message = fevent.message
+        try:
+            event = parse_event(message.key, message.value, now=message.timestamp or arrived)
+        except InvalidMessage as exc:
+            await send_dead_letter(c, "events", message, exc.reason, exc.detail)
+            continue
+        except Exception as exc:  # a parser bug must cost this message only, never its batch
+            log.exception("event parser failed on %s:%s@%s", message.topic, message.partition, message.offset)
+            await send_dead_letter(c, "events", message, "parser_error", f"{type(exc).__name__}: {exc}"[:200])
+            continue
+        c.metrics.events_consumed.labels(type=event.type).inc()
+        accepted.append((fevent, replace(event, source=(message.partition, message.offset))))
+    return accepted
+
+
+def _load_profiles(c: Components, stream, accepted) -> dict[str, Profile]:
+    stored: dict[str, Profile] = {}
+    for fevent, event in accepted:
+        if event.user_id not in stored:
+            bind_event(stream, fevent)
+            raw = c.profiles.get(event.user_id)
+            if raw is not None:
+                try:
+                    stored[event.user_id] = Profile.from_bytes(raw)
+                except Exception:  # an unreadable row must not stop the stream: the user starts afresh
+                    log.exception("unreadable profile of %r in the table; starting a new one", event.user_id)
+    return stored
+
+
+async def _rank(c: Components, accepted, stored: dict[str, Profile], collector: DeltaCollector,
+                arrived: float) -> list[Outcome]:
+    """Outcomes of the batch; if ranking the batch fails, each event alone, and only a failing one is dead-lettered."""
+    events = [event for _, event in accepted]
+    try:
+        return c.recommender.process(events, stored, signals=collector, arrived=arrived)
+    except Exception:
+        log.exception("ranking a batch of %d events failed; ranking them one by one", len(events))
+    collector.deltas.clear()
+    outcomes: list[Outcome] = []
+    profiles = dict(stored)
+    for fevent, event in accepted:
+        mark = len(collector.deltas)
+        try:
+            [outcome] = c.recommender.process([event], profiles, signals=collector, arrived=arrived)
+        except Exception as exc:
+            del collector.deltas[mark:]
+            log.exception("ranking event %s failed", event.event_id)
+            await send_dead_letter(c, "events", fevent.message, "processing_error", f"{type(exc).__name__}: {exc}"[:200])
+            continue
+        profiles[event.user_id] = outcome.profile
+        outcomes.append(outcome)
+    return outcomes

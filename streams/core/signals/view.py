@@ -1,36 +1,21 @@
-"""Collaborative signals updated per event: decayed item popularity and an item-to-item co-occurrence graph.
+"""The signals a ranker reads: decayed item popularity and an item-to-item co-occurrence graph.
 
-Both live in the worker's memory and are snapshotted with the index. Each worker sees the events of the
-users whose partitions it owns, which for popularity and co-occurrence is an unbiased sample of the shop.
+Two ways in, one store:
+- ``apply_row`` installs an item's row as its aggregator published it (the worker: every ranking worker
+  follows the shop-wide signals topic, so each ranks with what the whole shop does);
+- ``observe`` learns one interaction right here (in-process replays and tests: one process, one owner of
+  every row, so folding in place is the same arithmetic as aggregator → row → apply).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from .decay import DecayedCounts
-
-
-@dataclass(frozen=True)
-class SignalOptions:
-    """How the collaborative signals learn."""
-
-    half_life_days: float = 30.0  # popularity and co-occurrence forget at this pace
-    window: int = 20  # a new interaction pairs with this many of the user's previous items
-    position_decay: float = 0.85  # the k-th previous item pairs with weight position_decay**k
-    max_neighbours: int = 300  # neighbours kept per item (the weakest are pruned beyond this)
-    # Popularity is log-scaled relative to max(peak, this many decayed interactions): in a shop's first
-    # minutes one view by one shopper would otherwise make an item as "popular" as it gets and outweigh
-    # a strong content match for everyone else.
-    popularity_floor: float = 20.0
-
-    @property
-    def half_life_seconds(self) -> float:
-        """Half-life in seconds."""
-        return self.half_life_days * 86400.0
+from ..decay import DecayedCounts
+from .options import SignalOptions
+from .rows import PublishedRow
 
 
 class ItemSignals:
@@ -43,17 +28,14 @@ class ItemSignals:
         self._co_origin: float | None = None
         self.first_seen: dict[str, float] = {}
 
-    def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0) -> None:
-        """Count one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0, **_tags) -> None:
+        """Count one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first.
+
+        (A signal sink, like deltas.DeltaCollector; the source/arrival tags only matter across processes.)
+        """
         self.popularity.add(item_id, weight, ts)
         self.first_seen.setdefault(item_id, ts)
-        if self._co_origin is None:
-            self._co_origin = self.popularity.clock
-        exponent = (self.popularity.clock - self._co_origin) / self.popularity.half_life
-        if exponent > 600:  # rebase before float64 overflows (see DecayedCounts)
-            shrink = 2.0 ** -exponent
-            self._co = {a: {b: v * shrink for b, v in row.items()} for a, row in self._co.items()}
-            self._co_origin = self.popularity.clock
+        self._advance_co()
         scale = self._scale()
         decay = self.options.position_decay
         paired: set[str] = set()
@@ -64,6 +46,17 @@ class ItemSignals:
             amount = (decay**pos) * scale
             self._bump(item_id, other, amount)
             self._bump(other, item_id, amount)
+
+    def apply_row(self, row: PublishedRow) -> None:
+        """Install an item's row as its aggregator published it (it replaces the previous version)."""
+        self.popularity.put(row.item_id, row.popularity, row.clock)
+        self._advance_co()
+        # the row's values stand at its own clock: bring them onto this view's shared scale
+        factor = 2.0 ** ((row.clock - self._co_origin) / self.popularity.half_life)
+        self._co[row.item_id] = {b: v * factor for b, v in row.neighbours.items()}
+        if row.first_seen is not None:
+            known = self.first_seen.get(row.item_id)
+            self.first_seen[row.item_id] = row.first_seen if known is None else min(known, row.first_seen)
 
     def note_item(self, item_id: str, ts: float) -> None:
         """Record when an item entered the catalogue (for the new-arrival signal)."""
@@ -137,6 +130,16 @@ class ItemSignals:
         signals._co = {a: dict(row) for a, row in state["co"].items()}
         signals.first_seen = dict(state["first_seen"])
         return signals
+
+    def _advance_co(self) -> None:
+        """Start or rebase the co-occurrence scale on the popularity clock (before float64 overflows)."""
+        if self._co_origin is None:
+            self._co_origin = self.popularity.clock
+        exponent = (self.popularity.clock - self._co_origin) / self.popularity.half_life
+        if exponent > 600:  # see DecayedCounts
+            shrink = 2.0 ** -exponent
+            self._co = {a: {b: v * shrink for b, v in row.items()} for a, row in self._co.items()}
+            self._co_origin = self.popularity.clock
 
     def _scale(self) -> float:
         # The graph follows the popularity counter's clock, so co-occurrence and counts decay in

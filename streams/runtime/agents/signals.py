@@ -1,0 +1,44 @@
+"""Signal follower: every ranking worker applies ALL shop-wide signal rows to its own view."""
+from __future__ import annotations
+
+import logging
+import time
+
+from ...core.signals import PublishedRow
+from ...errors import InvalidMessage
+from ..components import Components
+from ..deadletters import send_dead_letter
+from ..follower import Batches, follow
+
+log = logging.getLogger(__name__)
+
+
+def register(c: Components) -> None:
+    """Run the follower as a task of the app (roles `all` and `ranker`)."""
+
+    def caught_up() -> None:
+        if not c.status.signals_caught_up:
+            log.info("shop-wide signals caught up: %d items", len(c.state.signals.popularity))
+        c.status.signals_caught_up = True
+
+    @c.app.task
+    async def follow_signals() -> None:
+        await follow(c, c.settings.topic_signals, lambda batches: apply(c, batches), caught_up)
+
+
+async def apply(c: Components, batches: Batches) -> None:
+    """Install every row of the batch (the latest version of an item wins) and record how fresh they are."""
+    now = time.time()
+    signals = c.state.signals
+    for tp, messages in batches.items():
+        for message in messages:
+            if message.value is not None:  # a compaction tombstone: nothing to install
+                try:
+                    row = PublishedRow.from_bytes(message.value)
+                except InvalidMessage as exc:
+                    await send_dead_letter(c, "signals", message, exc.reason, exc.detail)
+                else:
+                    signals.apply_row(row)
+                    if row.arrived is not None:
+                        c.metrics.signal_visibility_seconds.observe(max(0.0, now - row.arrived))
+            c.state.offsets[f"{tp.topic}:{tp.partition}"] = message.offset + 1

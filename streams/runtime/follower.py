@@ -1,0 +1,65 @@
+"""Follow a compacted topic into memory: every worker reads ALL its partitions (no consumer group).
+
+Used for `item-vectors` (the catalogue's embeddings) and the shop-wide `signals` rows. Not a Faust agent
+on purpose: agents share partitions across a consumer group, but each worker needs every row. aiokafka
+in assign mode works on tansu and on Apache Kafka. Reading starts at the offsets the worker's snapshot
+recorded (``state.offsets``), or at the beginning.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from .components import Components
+from .faust_compat import aiokafka_auth, force_metadata_update
+from .kafka import bootstrap_servers
+
+log = logging.getLogger(__name__)
+
+#: a batch of records per partition, as aiokafka's getmany returns them
+Batches = dict[TopicPartition, list[Any]]
+
+
+async def follow(c: Components, topic: str, apply: Callable[[Batches], Awaitable[None]],
+                 caught_up: Callable[[], None]) -> None:
+    """Consume ``topic`` forever, handing each batch to ``apply``; ``caught_up`` runs whenever a poll finds nothing new."""
+    settings = c.settings
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(settings.broker),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        **aiokafka_auth(c.app),
+    )
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        consumer.assign(partitions)
+        for tp in partitions:
+            offset = c.state.offsets.get(f"{tp.topic}:{tp.partition}")
+            if offset is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, offset)
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            if not batches:
+                caught_up()
+                continue
+            await apply(batches)
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    for _ in range(600):  # the topic is created before the app starts; metadata may lag a little
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return [TopicPartition(topic, p) for p in sorted(found)]
+        await force_metadata_update(consumer)
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"topic {topic} has no partitions")
