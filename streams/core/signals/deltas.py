@@ -8,6 +8,7 @@ aggregator folds each source offset once per row, so a redelivered event is reco
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -81,15 +82,20 @@ def decode_deltas(value: bytes | None) -> list[SignalDelta]:
     item_id = body["item_id"]
     try:
         return [_entry(item_id, e) for e in body["entries"]]
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InvalidMessage("bad_signal_delta", f"malformed entry: {exc}") from None
 
 
-def _entry(item_id: str, e: dict[str, Any]) -> SignalDelta:
+def _entry(item_id: str, e: Any) -> SignalDelta:
+    if not isinstance(e, dict):
+        raise TypeError("an entry must be an object")
     source = e.get("s")
     pairs = e.get("n") or {}
     if not isinstance(pairs, dict):
         raise TypeError("n must be an object")
-    return SignalDelta(item_id, float(e["t"]), float(e.get("w") or 0.0), {str(k): float(v) for k, v in pairs.items()},
-                       None if source is None else (int(source[0]), int(source[1])),
-                       None if e.get("a") is None else float(e["a"]))
+    delta = SignalDelta(item_id, float(e["t"]), float(e.get("w") or 0.0), {str(k): float(v) for k, v in pairs.items()},
+                        None if source is None else (int(source[0]), int(source[1])),
+                        None if e.get("a") is None else float(e["a"]))
+    if not all(math.isfinite(x) for x in (delta.ts, delta.popularity, *delta.pairs.values())):
+        raise ValueError("times and amounts must be finite")
+    return delta
