@@ -31,7 +31,7 @@ VOLUME /var/lib/streamrec
 EXPOSE 6066
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
-    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('STREAMREC_WEB_PORT', '6066'), timeout=4)"
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ.get('STREAMREC_WEB_PORT', '6066'), timeout=4)"
 
 COPY deploy/docker/entrypoint.sh /usr/local/bin/streamrec-entrypoint
 ENTRYPOINT ["streamrec-entrypoint"]

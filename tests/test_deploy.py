@@ -75,14 +75,29 @@ def metric_names(expr: str) -> set[str]:
 
 def test_compose_has_the_services_and_their_dependencies_exist(compose):
     services = compose["services"]
-    assert {"kafka", "topics", "worker", "encoder-gpu", "prometheus", "grafana"} <= set(services)
+    assert {"kafka-1", "kafka-2", "kafka-3", "topics", "worker", "encoder-gpu", "prometheus", "grafana"} <= set(services)
     for name, service in services.items():
         depends = service.get("depends_on", [])
         for dependency in depends if isinstance(depends, list) else depends.keys():
             assert dependency in services, f"{name} depends on undefined service {dependency}"
     assert services["worker"]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
-    assert services["topics"]["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert "healthcheck" in services["kafka"]
+    for node in ("kafka-1", "kafka-2", "kafka-3"):
+        assert services["topics"]["depends_on"][node]["condition"] == "service_healthy"
+        assert "healthcheck" in services[node]
+
+
+def test_compose_cluster_replicates_every_topic_three_times(compose):
+    """Three brokers, replication factor 3, two in-sync replicas: one broker may fail without data loss."""
+    services = compose["services"]
+    voters = services["kafka-1"]["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+    assert voters.count("@kafka-") == 3
+    assert {services[n]["environment"]["KAFKA_NODE_ID"] for n in ("kafka-1", "kafka-2", "kafka-3")} == {1, 2, 3}
+    worker = services["worker"]["environment"]
+    assert worker["STREAMREC_REPLICATION_FACTOR"].endswith(":-3}") and worker["STREAMREC_MIN_INSYNC_REPLICAS"].endswith(":-2}")
+    topics = services["topics"]["environment"]
+    assert topics["REPLICATION"].endswith(":-3}") and topics["MIN_ISR"].endswith(":-2}")
+    script = (REPO / "deploy" / "kafka" / "create-topics.sh").read_text()
+    assert '--replication-factor "$REPLICATION"' in script and 'min.insync.replicas=$MIN_ISR' in script
 
 
 def test_compose_builds_and_mounts_only_files_that_exist(compose):
@@ -120,7 +135,7 @@ def test_compose_streamrec_variables_are_real_settings(compose):
 def test_compose_worker_and_gpu_encoder_roles(compose):
     worker = compose["services"]["worker"]["environment"]
     assert worker["STREAMREC_WEB_HOST"] == "0.0.0.0" and worker["STREAMREC_WEB_PORT"] == "6066"
-    assert worker["STREAMREC_BROKER"] == "kafka://kafka:19092"
+    assert worker["STREAMREC_BROKER"] == "kafka://kafka-1:19092;kafka-2:19092;kafka-3:19092"
     assert "ports" in compose["services"]["worker"] and "container_name" not in compose["services"]["worker"], \
         "a fixed container name would break --scale"
     gpu = compose["services"]["encoder-gpu"]
@@ -135,9 +150,11 @@ def test_topic_script_creates_every_contract_topic():
     script = (REPO / "deploy" / "kafka" / "create-topics.sh").read_text()
     settings = Settings()
     for topic in (settings.topic_items, settings.topic_events, settings.topic_recommendations,
-                  settings.topic_dead_letters, settings.topic_item_vectors):
+                  settings.topic_dead_letters, settings.topic_item_vectors, settings.topic_signal_deltas,
+                  settings.topic_signals):
         assert re.search(rf"^create {re.escape(topic)} ", script, re.M), f"{topic} is not created"
     assert re.search(r"^create item-vectors .*cleanup\.policy=compact", script, re.M)
+    assert re.search(r"^create streamrec-signals .*cleanup\.policy=compact", script, re.M)
 
 
 def test_dockerfiles_install_cpu_torch_then_the_project():

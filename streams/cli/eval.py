@@ -38,6 +38,12 @@ def register(sub) -> None:
                         help="write the fitted weights (default path: the packaged streams/core/ranking/default_weights.json)")
     parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="simulate N workers, users hashed to them like Kafka partitions (default 1)")
+    parser.add_argument("--signals", choices=["shared", "local"], default="shared",
+                        help="with several workers: one shop-wide aggregator (shared) or each worker alone (local)")
+    parser.add_argument("--signal-tick", type=int, default=50, metavar="N",
+                        help="events between the shared aggregator's publications (default 50 ≈ 250 ms at 200 events/s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -51,6 +57,7 @@ def run(args: argparse.Namespace, settings) -> int:
     from ..core.ranking import RankingWeights
     from ..evaluation import report
     from ..evaluation.data import load_movielens, resolve_data_dir
+    from ..evaluation.methods import Sharding
     from ..evaluation.replay import ReplayOptions, replay
 
     # off a terminal rich would wrap the tables at 80 columns and cut the method names
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace, settings) -> int:
         # previous fit; without one it evaluates the shipped defaults
         ranking=replace(settings.ranking_options(),
                         weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
+        sharding=Sharding(workers=args.workers, signals=args.signals, tick=args.signal_tick),
     )
     with console.status("loading the encoder…"):
         encoder = load_encoder(settings.encoder_options())

@@ -42,13 +42,17 @@ class DecayedCounts:
         self._floor = -math.inf
 
     def add(self, key: str, amount: float, ts: float) -> None:
-        """Add ``amount`` to ``key`` at time ``ts`` (a ts earlier than the clock counts as now)."""
+        """Add ``amount`` to ``key`` at time ``ts``.
+
+        A ts earlier than the clock contributes what is left of it now, so the result does not depend on
+        the order values arrive in (two workers, or a replay after a crash, fold the same set the same).
+        """
         self._advance(ts)
         old = self._values.get(key)
         if old is None:
             self._seq[key] = self._next_seq
             self._next_seq += 1
-        raw = (old or 0.0) + amount * self._scale()
+        raw = (old or 0.0) + amount * self._scale_at(ts)
         self._values[key] = raw
         if self._leaders is not None:
             if key in self._leaders or raw > self._floor:
@@ -63,7 +67,7 @@ class DecayedCounts:
         A replica's view of a value another process owns: the new version replaces the old one.
         """
         self._advance(ts)
-        raw = value * math.pow(2.0, (ts - self._origin) / self.half_life)
+        raw = value * self._scale_at(ts)
         old = self._values.get(key)
         if old is None:
             self._seq[key] = self._next_seq
@@ -175,3 +179,6 @@ class DecayedCounts:
 
     def _scale(self) -> float:
         return math.pow(2.0, self._exponent())
+
+    def _scale_at(self, ts: float) -> float:
+        return math.pow(2.0, (ts - self._origin) / self.half_life)

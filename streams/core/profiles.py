@@ -34,6 +34,15 @@ class Touch:
     item_id: str | None = None
     query: str | None = None
     category: str = ""
+    event_id: str = ""  # the event that made it (a redelivered event finds its place in the history)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An event the profile applied, and where it was read (a redelivery comes from the same place)."""
+
+    event_id: str
+    source: tuple[int, int] | None = None  # (events partition, offset)
 
 
 @dataclass
@@ -48,7 +57,7 @@ class Profile:
     seen: list[str] = field(default_factory=list)  # item ids, oldest first
     categories: dict[str, float] = field(default_factory=dict)  # decayed affinity, valid at ``updated_at``
     events: int = 0
-    applied: list[str] = field(default_factory=list)  # ids of the latest applied events, oldest first
+    applied: list[Applied] = field(default_factory=list)  # the latest applied events, oldest first
 
     @property
     def is_cold(self) -> bool:
@@ -67,9 +76,19 @@ class Profile:
             applied=list(self.applied),
         )
 
-    def has_applied(self, event_id: str) -> bool:
-        """Whether this event already changed the profile (a redelivery or a producer's retry)."""
-        return event_id in self.applied
+    def applied_entry(self, event_id: str) -> Applied | None:
+        """How this event was applied, when it already changed the profile (a redelivery or a producer's retry)."""
+        for entry in reversed(self.applied):
+            if entry.event_id == event_id:
+                return entry
+        return None
+
+    def history_before(self, event_id: str) -> "Profile | None":
+        """A copy of the profile's history as it stood just before this event (None when it fell out of the history)."""
+        for n, touch in enumerate(self.history):
+            if touch.event_id == event_id:
+                return replace(self, history=self.history[:n])
+        return None
 
     def touch_weights(self, now: float, half_life: float) -> list[float]:
         """The decayed weight a_j of each history entry at time ``now``."""
@@ -82,18 +101,33 @@ class Profile:
         norm = float(np.linalg.norm(self.vector))
         return (self.vector / norm).astype(np.float32) if norm > 0 else None
 
+    def to_dict(self) -> dict:
+        """A readable view of everything kept about the user (the vector as a plain list)."""
+        return {
+            "user_id": self.user_id,
+            "updated_at": self.updated_at,
+            "events": self.events,
+            "vector": None if self.vector is None else [float(x) for x in self.vector],
+            "history": [{"type": t.type, "ts": t.ts, "weight": t.weight, "item_id": t.item_id, "query": t.query,
+                         "category": t.category} for t in self.history],
+            "searches": sorted(self.query_vectors),
+            "seen": list(self.seen),
+            "categories": dict(self.categories),
+            "applied_events": [a.event_id for a in self.applied],
+        }
+
     def to_bytes(self) -> bytes:
         """Serialise for the RocksDB-backed table."""
         body = {
             "u": self.user_id,
             "v": None if self.vector is None else base64.b64encode(self.vector.astype(np.float32).tobytes()).decode(),
             "t": self.updated_at,
-            "h": [[t.type, t.ts, t.weight, t.item_id, t.query, t.category] for t in self.history],
+            "h": [[t.type, t.ts, t.weight, t.item_id, t.query, t.category, t.event_id] for t in self.history],
             "q": self.query_vectors,
             "s": self.seen,
             "c": self.categories,
             "n": self.events,
-            "a": self.applied,
+            "a": [[a.event_id, *(a.source or ())] for a in self.applied],
         }
         return json.dumps(body, separators=(",", ":")).encode()
 
@@ -106,12 +140,12 @@ class Profile:
             user_id=body["u"],
             vector=vector,
             updated_at=body["t"],
-            history=[Touch(type=h[0], ts=h[1], weight=h[2], item_id=h[3], query=h[4], category=h[5]) for h in body["h"]],
+            history=[Touch(*h) for h in body["h"]],
             query_vectors=body["q"],
             seen=body["s"],
             categories=body["c"],
             events=body["n"],
-            applied=body.get("a", []),
+            applied=[Applied(a[0], (a[1], a[2]) if len(a) == 3 else None) for a in body.get("a", [])],
         )
 
 
@@ -145,7 +179,7 @@ def apply_event(
     profile.updated_at = now
     profile.events += 1
     touch = Touch(type=event.type, ts=now, weight=event.weight if vector is not None else 0.0,
-                  item_id=event.item_id, query=event.query, category=category)
+                  item_id=event.item_id, query=event.query, category=category, event_id=event.event_id)
     profile.history.append(touch)
     if len(profile.history) > HISTORY_LIMIT:
         del profile.history[: len(profile.history) - HISTORY_LIMIT]
@@ -153,7 +187,7 @@ def apply_event(
         profile.query_vectors[event.query] = [float(x) for x in vector]
     live_queries = {t.query for t in profile.history if t.query}
     profile.query_vectors = {q: v for q, v in profile.query_vectors.items() if q in live_queries}
-    profile.applied.append(event.event_id)
+    profile.applied.append(Applied(event.event_id, event.source))
     if len(profile.applied) > APPLIED_LIMIT:
         del profile.applied[: len(profile.applied) - APPLIED_LIMIT]
     if event.item_id is not None:

@@ -111,16 +111,18 @@ class Recommender:
         item_vectors = self._item_vectors(events)
         current: dict[str, Profile] = {}
         intermediates: list[Profile] = []
-        observations: list[list[str] | None] = []  # per event: the user's recent items before it; None: a duplicate
+        # per event: the user's recent items before it (its signal deltas' window), and whether it is new
+        observations: list[tuple[list[str] | None, bool]] = []
         for event in events:
             profile = current.get(event.user_id)
             if profile is None:
                 stored = profiles.get(event.user_id)
                 profile = stored.copy() if stored is not None else Profile(event.user_id)
                 current[event.user_id] = profile
-            if profile.has_applied(event.event_id):
+            applied = profile.applied_entry(event.event_id)
+            if applied is not None:  # a duplicate: the profile does not change
                 intermediates.append(profile.copy())
-                observations.append(None)
+                observations.append((self._redelivered_window(profile, event, applied.source), False))
                 continue
             previous = ranker.recent_items(profile) if event.item_id else []
             if event.query is not None:
@@ -132,18 +134,31 @@ class Recommender:
             apply_event(profile, event, vector, category=category, half_life=half_life)
             current[event.user_id] = profile
             intermediates.append(profile.copy())
-            observations.append(previous)
+            observations.append((previous, True))
         hits = self._search(intermediates)  # content search does not depend on the shared signals
         outcomes = []
-        for event, profile, profile_hits, previous in zip(events, intermediates, hits, observations):
+        for event, profile, profile_hits, (previous, new) in zip(events, intermediates, hits, observations):
             # Signals learn from each event just before its own list is ranked, never from later ones,
             # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
+            # Deltas go out in event order: an aggregator folds each source offset once, in order.
             if event.item_id is not None and previous is not None:
                 sink.observe(event.item_id, previous, event.ts, source=event.source, arrived=arrived)
             outcome = self._outcome(event, profile, profile_hits)
-            outcome.duplicate = previous is None
+            outcome.duplicate = not new
             outcomes.append(outcome)
         return outcomes
+
+    def _redelivered_window(self, profile: Profile, event: Event, source: tuple[int, int] | None) -> list[str] | None:
+        """For a redelivery (the same message read again after a crash), the window its first deltas had.
+
+        Its first deltas may have died with the crash, so they are sent again; they carry the same source
+        tag, so an aggregator that folded them folds them once. A producer's retry (the same event id at
+        another offset) sends nothing.
+        """
+        if event.item_id is None or event.source is None or source != event.source:
+            return None
+        before = profile.history_before(event.event_id)
+        return None if before is None else self.ranker.recent_items(before)
 
     def recommend(self, profile: Profile, k: int | None = None) -> Recommendation:
         """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""

@@ -1,6 +1,7 @@
 """What the replay feeds: streamrec Recommenders (exactly as the event agent calls them) and the baselines."""
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -13,7 +14,7 @@ from ..core.profiles import Profile
 from ..core.ranking import Ranker, RankingOptions, RankingWeights, cited_items
 from ..core.recommender import Recommender
 from ..core.records import Event
-from ..core.signals import ItemSignals, SignalOptions
+from ..core.signals import DeltaCollector, ItemSignals, SignalAggregator, SignalDelta, SignalOptions
 from . import metrics
 from .baselines import ItemKNNBaseline, PopularityBaseline
 from .data import Dataset
@@ -44,32 +45,78 @@ class Method(Protocol):
         """Learn the event, return the user's list right after it."""
 
 
-class StreamrecMethod:
-    """A Recommender with its own profiles and signals, fed exactly as the Faust event agent feeds it."""
+@dataclass(frozen=True)
+class Sharding:
+    """How many workers the replay simulates, and how their signals meet.
 
-    def __init__(self, name: str, recommender: Recommender) -> None:
+    One worker learns its signals in place (what one process does). Several workers each rank their
+    users' events (users hashed to workers, as Kafka partitions them) with their own view of the signals:
+    ``shared`` — every worker's deltas go to one aggregator, whose changed rows reach every view once per
+    ``tick`` events (the aggregator's tick: 50 events ≈ 250 ms at 200 events/s); ``local`` — each worker
+    learns only from its own users (how workers behaved before signals were shared).
+    """
+
+    workers: int = 1
+    signals: str = "shared"  # or "local"
+    tick: int = 50
+
+    def worker_of(self, user_id: str) -> int:
+        """A stable worker for a user (crc32: the same in every run, unlike hash())."""
+        return zlib.crc32(user_id.encode()) % self.workers
+
+
+class StreamrecMethod:
+    """Recommenders with their own profiles and signals, fed exactly as the Faust event agent feeds them."""
+
+    def __init__(self, name: str, recommenders: list[Recommender], sharding: Sharding = Sharding(),
+                 aggregator: SignalAggregator | None = None) -> None:
         self.name = name
-        self.recommender = recommender
-        self.profiles: dict[str, Profile] = {}  # the agent's `profiles` table
+        self.recommenders = recommenders  # one per simulated worker
+        self.sharding = sharding
+        self.aggregator = aggregator  # shared signals only
+        self.pending: list[SignalDelta] = []
+        self.steps = 0
+        self.profiles: dict[str, Profile] = {}  # the agents' `profiles` tables (a user lives on one worker)
 
     @property
     def ranker(self) -> Ranker:
-        """The method's ranker (its weights change once the blend is fitted)."""
-        return self.recommender.ranker
+        """The first worker's ranker (every worker ranks with the same options)."""
+        return self.recommenders[0].ranker
+
+    def ranker_for(self, user_id: str) -> Ranker:
+        """The ranker of the worker that owns the user."""
+        return self.recommenders[self.sharding.worker_of(user_id)].ranker
 
     def use_weights(self, weights: RankingWeights) -> None:
         """Rank from now on with another blend (the fitted one, at the fit boundary)."""
-        self.recommender = self.recommender.with_ranker(self.ranker.with_weights(weights))
+        self.recommenders = [r.with_ranker(r.ranker.with_weights(weights)) for r in self.recommenders]
 
     def step(self, event: Event) -> Step:
         """One-event micro-batch through Recommender.process; the profile is stored as the agent stores it."""
-        outcome = self.recommender.process([event], self.profiles)[0]
+        recommender = self.recommenders[self.sharding.worker_of(event.user_id)]
+        if self.aggregator is None:
+            outcome = recommender.process([event], self.profiles)[0]  # the worker's own view learns in place
+        else:
+            collector = DeltaCollector(self.aggregator.options)
+            outcome = recommender.process([event], self.profiles, signals=collector)[0]
+            self.pending += collector.deltas
+            self.steps += 1
+            if self.steps % self.sharding.tick == 0:
+                self._publish()
         self.profiles[event.user_id] = outcome.profile
         cited: set[str] = set()
         for item in outcome.recommendation.items:
             cited |= cited_items(item.reasons)
         touched = list(outcome.profile.seen) + [t.item_id for t in outcome.profile.history if t.item_id]
         return Step(outcome.recommendation.item_ids, metrics.history_cited(cited, touched))
+
+    def _publish(self) -> None:
+        """The aggregator's tick: fold the pending deltas and install the changed rows in every worker's view."""
+        rows = self.aggregator.fold(self.pending)
+        self.pending = []
+        for recommender in self.recommenders:
+            for row in rows:
+                recommender.ranker.signals.apply_row(row)
 
 
 class BaselineMethod:
@@ -85,7 +132,7 @@ class BaselineMethod:
 
 
 def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ranking: RankingOptions,
-                  signals: SignalOptions) -> list[Method]:
+                  signals: SignalOptions, sharding: Sharding = Sharding()) -> list[Method]:
     """Popularity, item-kNN, content-only streamrec and hybrid streamrec over one catalogue and index."""
     item_ids = [item.item_id for item in dataset.items]
     index = build_index(IndexOptions(kind="flat"), vectors.shape[1])
@@ -97,10 +144,13 @@ def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ran
         BaselineMethod(PopularityBaseline(item_ids, ranking.k)),
         BaselineMethod(ItemKNNBaseline(item_ids, ranking.k)),
     ]
+    shared = sharding.workers > 1 and sharding.signals == "shared"
     for name, options in ((CONTENT, replace(ranking, weights=CONTENT_ONLY)), (HYBRID, ranking)):
-        # each streamrec method learns its own signals; index and catalogue are read-only here
-        ranker = Ranker(index, catalogue, ItemSignals(signals), options)
-        # a fixed clock: generated_at plays no part in scoring, and a constant keeps runs reproducible
-        methods.append(StreamrecMethod(name, Recommender(ranker, None, model_version, clock=lambda: 0.0)))
+        # each streamrec method (and each simulated worker) has its own signals; index and catalogue are
+        # read-only here. A fixed clock: generated_at plays no part in scoring, and a constant keeps runs
+        # reproducible.
+        recommenders = [Recommender(Ranker(index, catalogue, ItemSignals(signals), options), None, model_version,
+                                    clock=lambda: 0.0) for _ in range(sharding.workers)]
+        methods.append(StreamrecMethod(name, recommenders, sharding, SignalAggregator(signals) if shared else None))
     return methods
 

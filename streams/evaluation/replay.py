@@ -23,7 +23,7 @@ from ..errors import ImproperlyConfigured
 from . import metrics
 from .data import RATING_MAPS, Dataset
 from .fit import FitOptions, FitResult, PairSet, fit_weights
-from .methods import CONTENT, HYBRID, ITEM_KNN, METHODS, POPULARITY, StreamrecMethod, build_methods
+from .methods import CONTENT, HYBRID, ITEM_KNN, METHODS, POPULARITY, Sharding, StreamrecMethod, build_methods
 
 __all__ = ["CONTENT", "HYBRID", "ITEM_KNN", "METHODS", "POPULARITY", "SEGMENTS", "ReplayOptions", "ReplayResult",
            "replay"]
@@ -46,6 +46,7 @@ class ReplayOptions:
     ranking: RankingOptions = field(default_factory=lambda: RankingOptions(weights=RankingWeights()))
     signals: SignalOptions = field(default_factory=SignalOptions)
     fit: FitOptions = field(default_factory=FitOptions)
+    sharding: Sharding = field(default_factory=Sharding)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fit_fraction < 1.0:
@@ -54,6 +55,8 @@ class ReplayOptions:
             raise ImproperlyConfigured(f"unknown rating map {self.rating_map!r}; expected one of {', '.join(RATING_MAPS)}")
         if self.k < 1 or self.cold_items < 0:
             raise ImproperlyConfigured("k must be >= 1 and cold_items >= 0")
+        if self.sharding.workers < 1 or self.sharding.tick < 1 or self.sharding.signals not in ("shared", "local"):
+            raise ImproperlyConfigured("--workers and --signal-tick must be >= 1, --signals shared or local")
 
     @property
     def k(self) -> int:
@@ -173,7 +176,7 @@ def replay(
     if not log_data.interactions:
         raise ImproperlyConfigured("no interactions to replay")
     vectors = encoder.encode([item.text() for item in dataset.items])
-    methods = build_methods(dataset, vectors, encoder.version, options.ranking, options.signals)
+    methods = build_methods(dataset, vectors, encoder.version, options.ranking, options.signals, options.sharding)
     hybrid = next(m for m in methods if isinstance(m, StreamrecMethod) and m.name == HYBRID)
     events = [inter.to_event(options.rating_map) for inter in log_data.interactions]
     n = len(events)
@@ -193,7 +196,8 @@ def replay(
             if waiting is not None:
                 _score(logs[method.name], waiting, event.item_id, options.k)
                 if method is hybrid and waiting.event_index < boundary and t < boundary:
-                    pairs.add(_fit_rows(hybrid.ranker, waiting, event.item_id, all_ids, rng, options.fit))
+                    pairs.add(_fit_rows(hybrid.ranker_for(event.user_id), waiting, event.item_id, all_ids, rng,
+                                        options.fit))
             t0 = time.perf_counter()
             step = method.step(event)
             logs[method.name].latency_ms.append((time.perf_counter() - t0) * 1000.0)

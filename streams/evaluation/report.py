@@ -56,6 +56,7 @@ def to_json(result: ReplayResult, command: str, data_dir: str) -> dict[str, Any]
         "seconds": round(result.seconds, 1),
         "options": {"k": opts.k, "fit_fraction": opts.fit_fraction, "rating_map": opts.rating_map,
                     "cold_items": opts.cold_items, "seed": opts.seed, "signals": opts.signals.__dict__,
+                    "sharding": opts.sharding.__dict__,
                     "ranking": opts.ranking.to_dict(), "fit": opts.fit.__dict__},
         "fit": None if result.fit is None else result.fit.to_dict(),
         "metrics": {seg: {m: result.summary(m, seg) for m in METHODS} for seg in SEGMENTS},

@@ -6,9 +6,11 @@ for an underscore attribute of either library.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
 
 import faust
+from faust import streams as faust_streams
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
 log = logging.getLogger(__name__)
@@ -45,14 +47,17 @@ def tuned_app_class(fetch_max_wait_ms: int) -> type[faust.App]:
     return StreamrecApp
 
 
-def bind_event(stream: Any, event: Any) -> None:
-    """Make ``event`` the stream's current event before reading or writing a table for it.
+def bind_event(event: Any) -> None:
+    """Make ``event`` the current event of this task before reading or writing a table for it.
 
-    Faust picks the RocksDB partition store and the changelog partition of a table write from the
-    stream's *current* event. In a ``take_events`` batch that is the batch's last event, which may sit
-    on another partition than the user being written, so each user's access is bound to its own event.
+    Faust picks the RocksDB partition store and the changelog partition of a table access from
+    ``faust.streams.current_event()``, a context variable. In a ``take_events`` batch that is the batch's
+    last event, which may sit on another partition than the key being written, so each access is bound
+    to its own event. Only the context variable is set, never ``stream.current_event``: take_events'
+    background buffer reads that attribute to pair each new message with its event, and overwriting it
+    made a message arriving during a batch be recorded as an old one (processed twice, the new one lost).
     """
-    stream._set_current_event(event)  # noqa: SLF001 - Faust has no public setter for this
+    faust_streams._current_event.set(weakref.ref(event))  # noqa: SLF001 - Faust has no public setter
 
 
 def recovering(app: Any) -> bool:

@@ -32,12 +32,14 @@ def int_param(query: Mapping[str, str], name: str, default: int, lo: int, hi: in
 def readiness(c: Components) -> dict[str, Any]:
     """Whether the worker should get traffic: tables recovered, partitions assigned, followed topics read."""
     app = c.app
-    assigned = len(app.consumer.assignment())
+    assignment = app.consumer.assignment()
+    assigned = len(assignment)
     ready = c.status.caught_up and not app.rebalancing and not recovering(app) and assigned > 0
     return {"ready": ready, "role": c.settings.role, "index_items": len(c.state.index),
             "signal_items": len(c.state.signals.popularity), "model_version": c.state.model_version,
             "assigned_partitions": assigned, "vectors_caught_up": c.status.vectors_caught_up,
-            "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app)}
+            "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app),
+            "events_partitions": sorted(tp.partition for tp in assignment if tp.topic == c.settings.topic_events)}
 
 
 def register(c: Components) -> None:
@@ -54,6 +56,28 @@ def register(c: Components) -> None:
         raw = c.profiles.get(user_id)
         profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
         return web.json(c.recommender.recommend(profile, k).to_message())
+
+    @app.page("/users/{user_id}/profile")
+    @app.table_route(table=c.profiles, match_info="user_id")
+    async def profile(web, request, user_id: str):
+        """What streamrec keeps about a shopper (their access request; the crash tests compare these)."""
+        raw = c.profiles.get(user_id)
+        if raw is None:
+            return web.json({"error": f"no profile for user {user_id!r}"}, status=404)
+        return web.json(Profile.from_bytes(raw).to_dict())
+
+    @app.page("/items/{item_id}/signals")
+    async def item_signals(web, request, item_id: str):
+        """The shop-wide signals of an item as this worker sees them: popularity and strongest neighbours."""
+        try:
+            k = int_param(request.query, "k", 20, 1, 1000)
+        except BadParameter as exc:
+            return web.json({"error": str(exc)}, status=400)
+        signals = c.state.signals
+        neighbours = sorted(signals.neighbours(item_id).items(), key=lambda kv: kv[1], reverse=True)[:k]
+        return web.json({"item_id": item_id, "popularity": signals.popularity.get(item_id),
+                         "clock": signals.popularity.clock, "first_seen": signals.first_seen.get(item_id),
+                         "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
 
     @app.page("/search")
     async def search(web, request):

@@ -2,8 +2,9 @@
 
 Values decay with the half-life on the row's own clock (the latest event time folded into it). They are
 stored scaled by 2**((clock - origin) / half_life) and divided by that scale when read, so a fold is
-one multiply-add whatever the row's size (the same trick as decay.DecayedCounts). A fold at an event
-time earlier than the row's clock counts as now, as the in-process signals do.
+one multiply-add whatever the row's size (the same trick as decay.DecayedCounts). A delta counts at its
+event time (a late one adds what is left of it now), so a row does not depend on the order its deltas
+arrive in: two runs that fold the same deltas hold the same row, crash or no crash.
 """
 from __future__ import annotations
 
@@ -50,8 +51,8 @@ class SignalRow:
             shrink = 2.0 ** -exponent
             self.popularity_raw *= shrink
             self.neighbours_raw = {k: v * shrink for k, v in self.neighbours_raw.items()}
-            self.origin, exponent = self.clock, 0.0
-        scale = 2.0**exponent
+            self.origin = self.clock
+        scale = 2.0 ** ((delta.ts - self.origin) / half_life)
         self.popularity_raw += delta.popularity * scale
         row = self.neighbours_raw
         for other, amount in delta.pairs.items():

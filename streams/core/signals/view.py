@@ -36,7 +36,7 @@ class ItemSignals:
         self.popularity.add(item_id, weight, ts)
         self.first_seen.setdefault(item_id, ts)
         self._advance_co()
-        scale = self._scale()
+        scale = 2.0 ** ((ts - self._co_origin) / self.popularity.half_life)  # counted at its own time, like popularity
         decay = self.options.position_decay
         paired: set[str] = set()
         for pos, other in enumerate(previous[: self.options.window]):

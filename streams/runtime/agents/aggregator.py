@@ -22,10 +22,10 @@ def register(c: Components) -> None:
     @c.app.agent(c.topics.signal_deltas, name="streamrec.signals")
     async def aggregate(stream):
         async for batch in stream.take_events(settings.signal_batch_size, within=settings.signal_tick):
-            await handle_batch(c, stream, batch)
+            await handle_batch(c, batch)
 
 
-async def handle_batch(c: Components, stream, batch) -> None:
+async def handle_batch(c: Components, batch) -> None:
     """Fold a tick's deltas into their rows, store the rows, publish the changed ones."""
     options = c.state.signals.options
     rows: dict[str, SignalRow] = {}
@@ -40,13 +40,13 @@ async def handle_batch(c: Components, stream, batch) -> None:
         for delta in deltas:
             row = rows.get(delta.item_id)
             if row is None:
-                bind_event(stream, fevent)  # the table partition of this key is the message's partition
+                bind_event(fevent)  # the table partition of this key is the message's partition
                 raw = c.signal_rows.get(delta.item_id)
                 row = rows[delta.item_id] = SignalRow.from_bytes(delta.item_id, raw) if raw else SignalRow(delta.item_id)
             row.fold(delta, options)
             last_event[delta.item_id] = fevent
     for item_id, row in rows.items():
-        bind_event(stream, last_event[item_id])
+        bind_event(last_event[item_id])
         c.signal_rows[item_id] = row.to_bytes()
         published = row.published(options, c.settings.signal_neighbours)
         await c.topics.signals.send(key=item_id.encode(), value=published.to_bytes())

@@ -1,16 +1,17 @@
 """Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event.
 
-Order of effects, chosen so a crash at any point neither loses nor doubles anything (docs/reliability.md):
-1. the batch's signal deltas are sent and acknowledged — they carry their events' (partition, offset),
-   so an aggregator folds each once even when a redelivered event sends them again;
-2. the profiles are stored — each carries the ids of the events it applied, so a redelivered event
-   changes nothing (and rewrites the row, in case its changelog record was lost with the crash);
-3. one list per event is sent — a redelivered event gets its list again.
-Kafka commits the batch's offsets only after the producer has flushed all of it.
+Why a crash at any point neither loses nor doubles anything (docs/reliability.md): Faust commits the
+batch's offsets only after the producer has flushed everything the batch sent, so a crash before that
+redelivers the batch. Then
+- each profile carries the events it applied (id and offset), so a redelivered event changes nothing,
+  and its row is written again (in case its changelog record died with the crash);
+- a redelivered event sends its signal deltas again (the first ones may have died too); they carry the
+  event's (partition, offset), and an aggregator folds each offset once per item;
+- a redelivered event gets its list again.
+Nothing here waits for a broker acknowledgement: a slow or stuck produce request never stalls the stream.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -36,34 +37,32 @@ def register(c: Components) -> None:
     @c.app.agent(c.topics.events, name="streamrec.events")
     async def events(stream):
         async for batch in stream.take_events(settings.event_batch_size, within=settings.event_batch_within):
-            await handle_batch(c, stream, batch)
+            await handle_batch(c, batch)
 
 
-async def handle_batch(c: Components, stream, batch) -> None:
+async def handle_batch(c: Components, batch) -> None:
     """Parse, update profiles, rank with one FAISS search, publish in event order. Never raises for one message."""
     arrived = time.time()
     accepted = await _parse(c, batch, arrived)
     if not accepted:
         return
-    stored = _load_profiles(c, stream, accepted)
+    stored = _load_profiles(c, accepted)
     collector = DeltaCollector(c.state.signals.options)
     outcomes = await _rank(c, accepted, stored, collector, arrived)
     if not outcomes:
         return
-    # 1. deltas acknowledged before the profiles that record their events are stored
-    sent = [await c.topics.signal_deltas.send(key=item_id.encode(), value=encode_deltas(item_id, deltas))
-            for item_id, deltas in collector.by_item().items()]
-    await asyncio.gather(*sent)
-    # 2. profiles: the last outcome of each user holds the profile to store
+    for item_id, deltas in collector.by_item().items():
+        await c.topics.signal_deltas.send(key=item_id.encode(), value=encode_deltas(item_id, deltas))
+    # the last outcome of each user holds the profile to store
     fevents = {id(event): fevent for fevent, event in accepted}
     final: dict[str, tuple[Outcome, object]] = {}
     for outcome in outcomes:
         final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
     updated_at = time.time()
     for user_id, (outcome, fevent) in final.items():
-        bind_event(stream, fevent)
+        bind_event(fevent)
         c.profiles[user_id] = outcome.profile.to_bytes()
-    # 3. one list per event, in event order (the producer keeps order per key)
+    # one list per event, in event order (the producer keeps order per key)
     metrics = c.metrics
     for outcome in outcomes:
         rec = outcome.recommendation
@@ -105,11 +104,11 @@ async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Eve
     return accepted
 
 
-def _load_profiles(c: Components, stream, accepted) -> dict[str, Profile]:
+def _load_profiles(c: Components, accepted) -> dict[str, Profile]:
     stored: dict[str, Profile] = {}
     for fevent, event in accepted:
         if event.user_id not in stored:
-            bind_event(stream, fevent)
+            bind_event(fevent)
             raw = c.profiles.get(event.user_id)
             if raw is not None:
                 try:
