@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # multi-record batches: ../shared/notes/tansu.md); rows are idempotent by event id, so streamrec
     # restores from the local RocksDB and the changelog's tail without the check (docs/reliability.md).
     recovery_consistency_check: bool = False
+    broker_wait: float = Field(
+        300.0, ge=0, description="seconds a starting worker waits for the broker to appear (0: fail at once)")
     # aggregator tick: deltas are folded and changed rows published once per micro-batch of this length
     signal_tick: float = Field(0.25, gt=0, description="seconds between shop-wide signal publications")
     signal_batch_size: int = Field(2000, ge=1, description="signal delta messages folded per tick at most")

@@ -81,6 +81,7 @@ def snapshot_of(worker: WorkerProcess) -> dict:
     }
 
 
+@pytest.mark.timeout(1800)  # two full runs; minutes on a quiet machine, far more on a loaded one
 def test_a_sigkilled_worker_ends_where_a_crash_free_run_ends(tmp_path):
     events = replay_log()
     clean = run(tmp_path, "clean", events, crash_after=None)

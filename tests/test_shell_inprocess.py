@@ -159,3 +159,12 @@ def test_item_batch_embeds_good_items_once_and_dead_letters_the_rest(encoder):
     letter = json.loads(value)
     assert key == b"x" and letter["reason"] == "invalid_json" and letter["offset"] == 1
     assert c.metrics.registry.get_sample_value("streamrec_encoder_texts_total") == 2
+
+
+def test_a_dead_letter_fits_in_one_message_however_large_the_refused_one():
+    huge = b'{"item_id": "x", "title": "' + b"t" * 3_000_000 + b'"}'
+    letter = json.loads(dead_letter(source_topic="items", partition=0, offset=1, key=b"x", value=huge,
+                                    reason="too_long", detail="title has 3000000 characters"))
+    assert len(json.dumps(letter)) < 1_000_000
+    assert letter["truncated"] and letter["size"] == len(huge) and letter["value"] is None
+    assert huge.startswith(base64.b64decode(letter["value_base64"]))

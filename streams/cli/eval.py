@@ -40,8 +40,11 @@ def register(sub) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="simulate N workers, users hashed to them like Kafka partitions (default 1)")
-    parser.add_argument("--signals", choices=["shared", "local"], default="shared",
-                        help="with several workers: one shop-wide aggregator (shared) or each worker alone (local)")
+    parser.add_argument("--signals", choices=["inplace", "shared", "local"],
+                        help="inplace: one process learns in place (default with one worker); shared: every worker's "
+                        "deltas through one aggregator (default with several); local: each worker alone")
+    parser.add_argument("--signal-neighbours", type=int, metavar="K",
+                        help="with shared signals: neighbours per item the aggregator publishes (STREAMREC_SIGNAL_NEIGHBOURS)")
     parser.add_argument("--signal-tick", type=int, default=50, metavar="N",
                         help="events between the shared aggregator's publications (default 50 ≈ 250 ms at 200 events/s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,7 +75,9 @@ def run(args: argparse.Namespace, settings) -> int:
         # previous fit; without one it evaluates the shipped defaults
         ranking=replace(settings.ranking_options(),
                         weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
-        sharding=Sharding(workers=args.workers, signals=args.signals, tick=args.signal_tick),
+        sharding=Sharding(workers=args.workers, tick=args.signal_tick,
+                          signals=args.signals or ("inplace" if args.workers == 1 else "shared"),
+                          neighbours=args.signal_neighbours or settings.signal_neighbours),
     )
     with console.status("loading the encoder…"):
         encoder = load_encoder(settings.encoder_options())

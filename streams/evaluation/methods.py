@@ -49,16 +49,18 @@ class Method(Protocol):
 class Sharding:
     """How many workers the replay simulates, and how their signals meet.
 
-    One worker learns its signals in place (what one process does). Several workers each rank their
-    users' events (users hashed to workers, as Kafka partitions them) with their own view of the signals:
-    ``shared`` — every worker's deltas go to one aggregator, whose changed rows reach every view once per
+    ``inplace`` — one process learns its signals in place, each event just before its own list (the
+    default with one worker). Otherwise the workers each rank their users' events (users hashed to workers,
+    as Kafka partitions them) with their own view of the signals: ``shared`` — every worker's deltas go to
+    one aggregator, whose changed rows (their ``neighbours`` strongest neighbours) reach every view once per
     ``tick`` events (the aggregator's tick: 50 events ≈ 250 ms at 200 events/s); ``local`` — each worker
-    learns only from its own users (how workers behaved before signals were shared).
+    learns in place from its own users only (how workers behaved before signals were shared).
     """
 
     workers: int = 1
-    signals: str = "shared"  # or "local"
+    signals: str = "inplace"  # or "shared", "local"
     tick: int = 50
+    neighbours: int | None = None  # published per row (None: every kept one)
 
     def worker_of(self, user_id: str) -> int:
         """A stable worker for a user (crc32: the same in every run, unlike hash())."""
@@ -144,13 +146,14 @@ def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ran
         BaselineMethod(PopularityBaseline(item_ids, ranking.k)),
         BaselineMethod(ItemKNNBaseline(item_ids, ranking.k)),
     ]
-    shared = sharding.workers > 1 and sharding.signals == "shared"
+    shared = sharding.signals == "shared"
     for name, options in ((CONTENT, replace(ranking, weights=CONTENT_ONLY)), (HYBRID, ranking)):
         # each streamrec method (and each simulated worker) has its own signals; index and catalogue are
         # read-only here. A fixed clock: generated_at plays no part in scoring, and a constant keeps runs
         # reproducible.
         recommenders = [Recommender(Ranker(index, catalogue, ItemSignals(signals), options), None, model_version,
                                     clock=lambda: 0.0) for _ in range(sharding.workers)]
-        methods.append(StreamrecMethod(name, recommenders, sharding, SignalAggregator(signals) if shared else None))
+        aggregator = SignalAggregator(signals, sharding.neighbours) if shared else None
+        methods.append(StreamrecMethod(name, recommenders, sharding, aggregator))
     return methods
 

@@ -55,8 +55,11 @@ class ReplayOptions:
             raise ImproperlyConfigured(f"unknown rating map {self.rating_map!r}; expected one of {', '.join(RATING_MAPS)}")
         if self.k < 1 or self.cold_items < 0:
             raise ImproperlyConfigured("k must be >= 1 and cold_items >= 0")
-        if self.sharding.workers < 1 or self.sharding.tick < 1 or self.sharding.signals not in ("shared", "local"):
-            raise ImproperlyConfigured("--workers and --signal-tick must be >= 1, --signals shared or local")
+        sharding = self.sharding
+        if sharding.workers < 1 or sharding.tick < 1 or sharding.signals not in ("inplace", "shared", "local"):
+            raise ImproperlyConfigured("--workers and --signal-tick must be >= 1, --signals inplace, shared or local")
+        if sharding.signals == "inplace" and sharding.workers > 1:
+            raise ImproperlyConfigured("several workers learn their signals shared or local, not in place")
 
     @property
     def k(self) -> int:

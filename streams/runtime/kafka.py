@@ -5,10 +5,14 @@ consumers of kafka-python and librdkafka hang at JoinGroup on the embedded tansu
 """
 from __future__ import annotations
 
+import logging
+import socket
 import ssl
 import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ..errors import BrokerUnavailable, ImproperlyConfigured
 from ..settings import Settings
@@ -104,12 +108,13 @@ def with_connect_timeout(client_class: type, config: dict[str, Any], seconds: fl
     return config
 
 
-def connect_admin(settings: Settings, timeout: float = 10.0):
+def connect_admin(settings: Settings, timeout: float = 10.0, connect_timeout: float | None = None):
     """A kafka-python admin client, or BrokerUnavailable with the address in the message."""
     from kafka import KafkaAdminClient
 
+    config = with_connect_timeout(KafkaAdminClient, kafka_python_config(settings), connect_timeout or timeout)
     with broker_errors(settings.broker):
-        return KafkaAdminClient(request_timeout_ms=int(timeout * 1000), **kafka_python_config(settings))
+        return KafkaAdminClient(request_timeout_ms=int(timeout * 1000), **config)
 
 
 def connect_producer(settings: Settings, *, connect_timeout: float | None = None, **extra: Any):
@@ -145,7 +150,8 @@ def wait_for_partitions(consumer: Any, topic: str, timeout: float | None, interv
         time.sleep(interval)
 
 
-def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = ()) -> None:
+def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = (),
+                  connect_timeout: float | None = None) -> None:
     """Create the contract's topics when missing (idempotent), compacting the ones named."""
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -153,7 +159,7 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
     wanted = list(names) if names is not None else contract_topics(settings)
     compact = set(compacted) if compacted else {settings.topic_item_vectors, settings.topic_signals}
     durability = {} if settings.min_insync_replicas is None else {"min.insync.replicas": str(settings.min_insync_replicas)}
-    admin = connect_admin(settings)
+    admin = connect_admin(settings, connect_timeout=connect_timeout)
     try:
         existing = set(admin.list_topics())
         new = [
@@ -173,6 +179,43 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
                 pass
     finally:
         admin.close()
+
+
+def ensure_topics_when_reachable(settings: Settings) -> None:
+    """ensure_topics, waiting up to ``settings.broker_wait`` seconds for the broker (a worker started before it).
+
+    One log line says what it waits for; BrokerUnavailable when the time is up.
+    """
+    log = logging.getLogger(__name__)
+    said = False
+
+    def waiting(state) -> None:
+        nonlocal said
+        if not said:
+            log.warning("Kafka at %s is not reachable yet; waiting up to %.0f s for it", settings.broker,
+                        settings.broker_wait)
+            said = True
+
+    retrying = Retrying(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_delay(settings.broker_wait),
+                        wait=wait_exponential(multiplier=0.5, max=5.0), before_sleep=waiting, reraise=True)
+    for attempt in retrying:
+        with attempt:
+            # a plain TCP connect first: kafka-python's own bootstrap retries log an error per attempt
+            # and can outlast their timeout
+            if not any(_accepts_connections(server) for server in bootstrap_servers(settings.broker)):
+                raise BrokerUnavailable(f"nothing accepts connections at {settings.broker}")
+            ensure_topics(settings)
+    if said:
+        log.warning("Kafka at %s is reachable", settings.broker)
+
+
+def _accepts_connections(server: str, timeout: float = 1.0) -> bool:
+    host, _, port = server.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def contract_topics(settings: Settings) -> list[str]:

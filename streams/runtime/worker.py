@@ -22,7 +22,7 @@ from .agents import signals as signal_follower
 from .agents import vectors as vector_follower
 from .app import create_app
 from .components import Components
-from .kafka import ensure_topics
+from .kafka import ensure_topics_when_reachable
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def build(settings: Settings, registry: CollectorRegistry | None = None) -> Components:
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
     encoder = load_encoder(settings.encoder_options())
-    ensure_topics(settings)
+    ensure_topics_when_reachable(settings)
     set_faiss_threads(settings.faiss_threads)
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
