@@ -143,9 +143,13 @@ def test_topic_script_creates_every_contract_topic():
 def test_dockerfiles_install_cpu_torch_then_the_project():
     cpu = (REPO / "Dockerfile").read_text()
     assert cpu.startswith("#") and "FROM python:3.11-slim" in cpu
-    assert cpu.index("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") < cpu.index("pip install .")
+    assert cpu.index("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") < cpu.index(
+        "pip install --constraint constraints.txt .")
     gpu = (REPO / "Dockerfile.gpu").read_text()
-    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", gpu, re.M) and "'.[gpu]'" in gpu
+    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", gpu, re.M)
+    assert "pip install --constraint constraints.txt '.[gpu]'" in gpu
+    for text in (cpu, gpu):  # a production image needs neither the embedded broker nor the plots
+        assert "[embedded" not in text and "plots]" not in text and ",plots" not in text
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
 

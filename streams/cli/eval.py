@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..core.ranking import PACKAGED_WEIGHTS
+from ..errors import require_extra
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace, settings) -> int:
     from ..evaluation.data import load_movielens, resolve_data_dir
     from ..evaluation.replay import ReplayOptions, replay
 
+    require_extra("matplotlib", "streamrec eval's plots")  # before the replay, not after minutes of it
     # off a terminal rich would wrap the tables at 80 columns and cut the method names
     console = Console() if sys.stdout.isatty() else Console(width=140)
     data_dir = resolve_data_dir(args.data, REPO_ROOT)
