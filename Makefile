@@ -48,6 +48,10 @@ constraints: $(STAMP)
 	    > deploy/constraints.txt
 	@echo "wrote deploy/constraints.txt ($$(grep -vc '^#' deploy/constraints.txt) pins)"
 
+# the README's configuration table, generated from streams/settings.py (tests/test_settings.py checks it)
+config-table: $(STAMP)
+	$(BIN)/streamrec config --write README.md
+
 demo: $(STAMP)
 	$(BIN)/streamrec demo
 

@@ -283,3 +283,20 @@ def test_sample_files_satisfy_the_wire_contract():
     assert len(items) >= 100 and len(events) >= 50
     ids = {item.item_id for item in items}
     assert {e.item_id for e in events if e.item_id is not None} <= ids, "events touch only catalogue items"
+
+
+def test_compose_publishes_ports_on_loopback_unless_told_and_grafana_needs_a_password(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("${BIND_HOST:-127.0.0.1}:"), f"{name} publishes {port} on every interface"
+    grafana = compose["services"]["grafana"]["environment"]
+    password = grafana["GF_SECURITY_ADMIN_PASSWORD"]
+    # ${VAR:?message}: compose refuses to start without it, so Grafana never runs with admin/admin
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", password), password
+
+
+def test_dashboard_headline_index_size_ignores_encoder_only_workers():
+    dashboard = json.loads((DASHBOARDS / "streamrec.json").read_text())
+    headline = next(p for p in dashboard["panels"] if p["title"] == "Items in index")
+    expr = headline["targets"][0]["expr"]
+    assert 'streamrec_build_info{role!="encoder"}' in expr and expr.startswith("min(")

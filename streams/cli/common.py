@@ -15,6 +15,9 @@ _FLAG_FIELDS = {
     "k": "k",
     "topic_partitions": "topic_partitions",
     "role": "role",
+    "log_level": "log_level",
+    "weights": "weights",
+    "ml100k": "ml100k",
 }
 
 

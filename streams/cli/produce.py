@@ -2,32 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..core.lines import count_records, csv_record, messages  # noqa: F401 - csv_record is this command's too
 from ..errors import BrokerUnavailable, ImproperlyConfigured
 from ..runtime.kafka import connect_producer
 from .common import add_broker_flag
 
-#: columns whose CSV text becomes a number when it looks like one
-_NUMERIC_COLUMNS = ("price", "ts")
-#: columns whose CSV text becomes a boolean (the wire contract wants true/false, not "true")
-_BOOLEAN_COLUMNS = ("in_stock", "deleted")
-_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 #: seconds to reach the broker before giving up with one error line
 CONNECT_TIMEOUT = 5.0
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
 _EPILOG = """\
 examples:
@@ -151,73 +140,6 @@ def produce_options(args: argparse.Namespace, settings) -> ProduceOptions:
     if args.rate is not None and args.rate <= 0:
         raise ImproperlyConfigured(f"--rate must be positive, got {args.rate:g}")
     return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate)
-
-
-def count_records(path: Path, fmt: str) -> int:
-    """How many messages the file holds (for the progress bar)."""
-    with open(path, "rb") as handle:
-        return sum(1 for _ in messages(handle, fmt, None))
-
-
-def messages(stream: IO[bytes], fmt: str, key_field: str | None) -> Iterator[tuple[bytes | None, bytes]]:
-    """(key, value) pairs from a binary stream of JSON lines or CSV."""
-    if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        for row in csv.DictReader(text):
-            record = csv_record(row)
-            yield _key(record, key_field), json.dumps(record, ensure_ascii=False).encode()
-        return
-    for line in stream:
-        value = line.rstrip(b"\r\n")
-        if not value.strip():
-            continue  # blank lines separate nothing: they are not messages
-        yield _key(_try_json(value), key_field), value
-
-
-def csv_record(row: dict[str | None, Any]) -> dict[str, Any]:
-    """One CSV row as a wire-contract JSON object (numbers, booleans, attributes object)."""
-    record: dict[str, Any] = {}
-    for column, cell in row.items():
-        if column is None or cell is None:
-            continue  # cells beyond the header row have no name
-        column = column.strip()
-        cell = cell.strip()
-        if cell == "":
-            continue  # an empty cell means "not given", so the contract's default applies
-        record[column] = _convert(column, cell)
-    return record
-
-
-def _convert(column: str, cell: str) -> Any:
-    if column in _NUMERIC_COLUMNS:
-        if _INT.fullmatch(cell):
-            return int(cell)
-        if _FLOAT.fullmatch(cell):
-            return float(cell)
-    if column in _BOOLEAN_COLUMNS and cell.lower() in _BOOLEAN_WORDS:
-        return _BOOLEAN_WORDS[cell.lower()]
-    if column == "attributes" and cell.startswith("{"):
-        try:
-            return json.loads(cell)
-        except ValueError:
-            return cell  # the worker rejects it with a reason; we don't guess
-    return cell
-
-
-def _try_json(value: bytes) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return None
-
-
-def _key(record: Any, key_field: str | None) -> bytes | None:
-    if key_field is None or not isinstance(record, dict):
-        return None
-    key = record.get(key_field)
-    if key is None or isinstance(key, (dict, list)):
-        return None
-    return str(key).encode()
 
 
 def _connect(settings):

@@ -11,7 +11,7 @@ from encoders.base import Encoder
 
 from .explain import explain, integrity_violations
 from .profiles import Profile, apply_event
-from .ranking import Ranker, ScoredItem
+from .ranking import ListFilter, Ranker, ScoredItem
 from .records import Event
 
 SCHEMA_VERSION = 1
@@ -60,11 +60,11 @@ class Recommendation:
 
 @dataclass
 class Outcome:
-    """What one accepted event produced: the user's profile after it and the list to publish."""
+    """What one accepted event produced: the user's profile after it and the list to publish (None for history)."""
 
     event: Event
     profile: Profile
-    recommendation: Recommendation
+    recommendation: Recommendation | None
     violations: set[str] = field(default_factory=set)
 
 
@@ -110,20 +110,24 @@ class Recommender:
             current[event.user_id] = profile
             intermediates.append(profile.copy())
             observations.append(previous)
-        hits = self._search(intermediates)  # content search does not depend on the shared signals
+        # content search does not depend on the shared signals; history (backfill) events get no list
+        hits = iter(self._search([p for e, p in zip(events, intermediates) if not e.backfill]))
         outcomes = []
-        for event, profile, profile_hits, previous in zip(events, intermediates, hits, observations):
+        for event, profile, previous in zip(events, intermediates, observations):
             # Signals learn from each event just before its own list is ranked, never from later ones,
             # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
             if event.item_id is not None:
                 ranker.signals.observe(event.item_id, previous, event.ts)
-            outcomes.append(self._outcome(event, profile, profile_hits))
+            if event.backfill:
+                outcomes.append(Outcome(event=event, profile=profile, recommendation=None))
+            else:
+                outcomes.append(self._outcome(event, profile, next(hits)))
         return outcomes
 
-    def recommend(self, profile: Profile, k: int | None = None) -> Recommendation:
+    def recommend(self, profile: Profile, k: int | None = None, list_filter: ListFilter | None = None) -> Recommendation:
         """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""
         hits = self._search([profile])[0]
-        return self._outcome(None, profile, hits, k).recommendation
+        return self._outcome(None, profile, hits, k, list_filter).recommendation
 
     def with_ranker(self, ranker: Ranker) -> "Recommender":
         """The same recommender ranking with another ranker (e.g. a newly fitted blend)."""
@@ -158,9 +162,10 @@ class Recommender:
                 hits[i] = row_hits
         return hits
 
-    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None) -> Outcome:
+    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None,
+                 list_filter: ListFilter | None = None) -> Outcome:
         ranker = self.ranker
-        items = ranker.rank(profile, hits, k)
+        items = ranker.rank(profile, hits, k) if list_filter is None else ranker.rank(profile, hits, k, list_filter)
         explanations = tuple(explain(item.reasons) for item in items)
         violations: set[str] = set()
         for item in items:

@@ -11,15 +11,16 @@ from typing import Any, Mapping
 
 from ..errors import InvalidMessage
 
-#: behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view
-EVENT_WEIGHTS: Mapping[str, float] = {
+#: the default behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view.
+#: A shop configures its own (STREAMREC_EVENT_WEIGHTS); `search` is the one type that carries a query.
+DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
     "view": 1.0,
     "click": 2.0,
     "add_to_cart": 4.0,
     "purchase": 8.0,
     "search": 2.0,
 }
-EVENT_TYPES = tuple(EVENT_WEIGHTS)
+SEARCH = "search"
 _MAX_TEXT = 10_000  # characters kept of a free-text field; the encoder truncates tokens anyway
 
 
@@ -53,11 +54,15 @@ class Event:
     ts: float
     item_id: str | None = None
     query: str | None = None
+    type_weight: float | None = None  # set by parse_event from the configured types
+    backfill: bool = False  # a historical event (streamrec import): it updates state but gets no list
 
     @property
     def weight(self) -> float:
-        """The profile weight of this event's type."""
-        return EVENT_WEIGHTS[self.type]
+        """The profile weight of this event's type (the configured one, else the default, else 1)."""
+        if self.type_weight is not None:
+            return self.type_weight
+        return DEFAULT_EVENT_WEIGHTS.get(self.type, 1.0)
 
 
 def parse_item(key: bytes | None, value: bytes | None) -> Item:
@@ -91,17 +96,27 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
     )
 
 
-def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None) -> Event:
-    """Parse an `events` message; `event_id` is generated and `ts` defaults to now when absent."""
+def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None,
+                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS) -> Event:
+    """Parse an `events` message; `event_id` is generated and `ts` defaults to now when absent.
+
+    ``types`` are the accepted event types and their weights (the configured ones).
+    """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
-    data = _load_object(value)
+    return event_from_object(_load_object(value), now=now, types=types)
+
+
+def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
+                      types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS) -> Event:
+    """An Event from an already decoded JSON object (the HTTP endpoint and the importer use this too)."""
     user_id = _required_str(data, "user_id")
     etype = data.get("type")
-    if etype not in EVENT_WEIGHTS:
-        raise InvalidMessage("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}, got {etype!r}")
+    if not isinstance(etype, str) or etype not in types:
+        shown = etype if not isinstance(etype, str) else etype[:40]
+        raise InvalidMessage("bad_type", f"type must be one of {', '.join(types)}, got {shown!r}")
     item_id = query = None
-    if etype == "search":
+    if etype == SEARCH:
         query = _required_str(data, "query")
     else:
         item_id = _required_str(data, "item_id")
@@ -117,7 +132,13 @@ def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = N
         ts=_parse_ts(data.get("ts"), time.time() if now is None else now),
         item_id=item_id,
         query=query,
+        type_weight=float(types[etype]),
     )
+
+
+def load_object(value: bytes) -> dict[str, Any]:
+    """A JSON object from bytes, or InvalidMessage (invalid_json / not_an_object)."""
+    return _load_object(value)
 
 
 def _load_object(value: bytes) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from typing import Any
 
 from ..core.deadletters import dead_letter
 from .components import Components
+from .headers import BACKFILL, header
 
 
 async def send_dead_letter(c: Components, source: str, message: Any, reason: str, detail: str = "") -> None:
@@ -12,4 +13,5 @@ async def send_dead_letter(c: Components, source: str, message: Any, reason: str
     c.metrics.dead_letters.labels(source=source, reason=reason).inc()
     await c.topics.dead_letters.send(key=message.key, value=dead_letter(
         source_topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, value=message.value, reason=reason, detail=detail))
+        key=message.key, value=message.value, reason=reason, detail=detail,
+        backfill=header(message, BACKFILL) is not None))

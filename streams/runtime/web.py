@@ -1,31 +1,84 @@
-"""HTTP views on the worker's Faust web server: recommendations on demand, health, Prometheus metrics."""
+"""HTTP views on the worker's Faust web server: recommendations on demand, events in, forget a shopper, health, metrics."""
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
+
+from faust.web import View
+
+from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
+from .agents.forget import forget_message
 from .components import Components
+from .faust_compat import route_to_key_owner
+from .queries import QueryError, list_filter, positive_int
+
+#: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
+FORGET_WAIT = 10.0
 
 
 def register(c: Components) -> None:
-    """Add /recommendations/{user_id}, /health and /metrics to the app."""
+    """Add /recommendations/{user_id}, /events, /users/{user_id}, /search, /health and /metrics to the app."""
     app = c.app
+    settings = c.settings
 
     @app.page("/recommendations/{user_id}")
-    @app.table_route(table=c.profiles, match_info="user_id")
-    async def recommendations(web, request, user_id: str):
-        try:
-            k = int(request.query.get("k", c.settings.k))
-        except ValueError:
-            return web.json({"error": "k must be an integer"}, status=400)
-        if not 1 <= k <= 200:
-            return web.json({"error": "k must be between 1 and 200"}, status=400)
-        raw = c.profiles.get(user_id)
-        profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-        return web.json(c.recommender.recommend(profile, k).to_message())
+    class Recommendations(View):
+        @route_to_key_owner(app, c.profiles, "user_id")
+        async def get(self, request, user_id: str):
+            """The list the user would get now, under the page's filters (?k=&category=&exclude=&in_stock_only=)."""
+            try:
+                k = positive_int(request.query, "k", settings.k, maximum=200)
+                filters = list_filter(request.query)
+            except QueryError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            raw = c.profiles.get(user_id)
+            profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
+            return self.json(c.recommender.recommend(profile, k, filters).to_message())
+
+    @app.page("/users/{user_id}")
+    class Users(View):
+        @route_to_key_owner(app, c.profiles, "user_id")
+        async def delete(self, request, user_id: str):
+            """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
+            if not user_id.strip():
+                return self.json({"error": "user_id must not be empty"}, status=400)
+            request_id = uuid.uuid4().hex
+            waiter = asyncio.get_running_loop().create_future()
+            c.forget_waiters[request_id] = waiter
+            key, value, headers = forget_message(user_id, request_id)
+            await c.topics.events.send(key=key, value=value, headers=headers)
+            try:
+                existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
+            except asyncio.TimeoutError:
+                c.forget_waiters.pop(request_id, None)
+                return self.json({"user_id": user_id, "status": "accepted",
+                                  "detail": "the forget request is queued behind this user's earlier events"},
+                                 status=202)
+            return self.json({"user_id": user_id, "status": "forgotten", "profile_removed": existed})
+
+    @app.page("/events")
+    class Events(View):
+        async def post(self, request):
+            """Publish one event or a JSON array of events to `events`: 202 with their ids, or 400 with reasons."""
+            body = await request.read()
+            try:
+                events = parse_event_batch(body, types=settings.event_weights, now=time.time())
+            except BatchError as exc:
+                return self.json({"error": exc.message, "rejected": exc.rejected}, status=400)
+            for wire in events:
+                await c.topics.events.send(key=wire.key, value=wire.value)
+            c.metrics.http_events_accepted.inc(len(events))
+            return self.json({"accepted": len(events), "event_ids": [w.event.event_id for w in events]}, status=202)
 
     @app.page("/search")
     async def search(web, request):
         """Nearest items to a text (?q=) or to an indexed item (?item_id=): a plain FAISS search."""
-        k = min(max(int(request.query.get("k", 10)), 1), 200)
+        try:
+            k = positive_int(request.query, "k", 10, maximum=200)
+        except QueryError as exc:
+            return web.json({"error": str(exc)}, status=400)
         index = c.state.index
         if "item_id" in request.query:
             item_id = request.query["item_id"]
@@ -55,7 +108,8 @@ def register(c: Components) -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        c.metrics.index_items.set(len(c.state.index))
+        if c.settings.role != "encoder":
+            c.metrics.index_items.set(len(c.state.index))
         body, content_type = c.metrics.render()
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})

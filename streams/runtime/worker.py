@@ -9,12 +9,12 @@ from encoders import load_encoder
 from index import set_faiss_threads
 
 from .. import __version__
-from ..core.ranking import Ranker
+from ..core.ranking import FEATURES, Ranker
 from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import housekeeping, web
+from . import housekeeping, sensor, web
 from .agents import events as event_agent
 from .agents import items as item_agent
 from .agents import vectors as vector_follower
@@ -39,9 +39,15 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()),
-                              encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
+    ranking = settings.ranking_options()
+    log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
+             ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
+    # a list's model_version names the encoder and the blend: lists from two weight files are told apart
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking), encoder,
+                              f"{encoder.version}/{ranking.weights_label}",
+                              observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics)
+    sensor.install(app, metrics)
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
     if settings.role in ("all", "ranker"):

@@ -1,8 +1,14 @@
-"""Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event."""
+"""Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event.
+
+Historical events (`streamrec import` marks them with the ``streamrec-backfill`` header) take the same path in
+the same order — profiles and signals learn from them — but publish no list. Control messages on the same
+topic (``streamrec-control: forget``) remove a shopper (runtime/forget.py).
+"""
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 from ...core.profiles import Profile
 from ...core.records import parse_event
@@ -10,6 +16,8 @@ from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
+from ..headers import BACKFILL, CONTROL, header
+from . import forget
 
 
 def register(c: Components) -> None:
@@ -23,18 +31,41 @@ def register(c: Components) -> None:
 
 
 async def handle_batch(c: Components, stream, batch) -> None:
-    """Parse, update profiles, rank with one FAISS search, publish in event order."""
-    arrived = time.time()
+    """Parse, update profiles, rank with one FAISS search, publish in event order.
+
+    A control message splits the batch: what came before it is applied first, so the order per user holds.
+    """
+    started = time.monotonic()
+    run: list = []
+    for fevent in batch:
+        if header(fevent.message, CONTROL) is not None:
+            await _handle_events(c, stream, run, started)
+            run = []
+            await forget.handle_control(c, stream, fevent)
+        else:
+            run.append(fevent)
+    await _handle_events(c, stream, run, started)
+
+
+async def _handle_events(c: Components, stream, batch, started: float) -> None:
+    if not batch:
+        return
+    now = time.time()
+    types = c.settings.event_weights
     metrics = c.metrics
     accepted = []  # (faust event, parsed Event)
     for fevent in batch:
         message = fevent.message
         try:
-            event = parse_event(message.key, message.value, now=message.timestamp or arrived)
+            event = parse_event(message.key, message.value, now=message.timestamp or now, types=types)
         except InvalidMessage as exc:
             await send_dead_letter(c, "events", message, exc.reason, exc.detail)
             continue
-        metrics.events_consumed.labels(type=event.type).inc()
+        if header(message, BACKFILL) is not None:
+            event = replace(event, backfill=True)
+            metrics.history_events_applied.labels(type=event.type).inc()
+        else:
+            metrics.events_consumed.labels(type=event.type).inc()
         accepted.append((fevent, event))
     if not accepted:
         return
@@ -56,10 +87,13 @@ async def handle_batch(c: Components, stream, batch) -> None:
         bind_event(stream, last_event[user_id])
         c.profiles[user_id] = profile.to_bytes()
     for outcome in outcomes:
-        metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
+        if not outcome.event.backfill:
+            metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
 
-    for outcome in outcomes:
+    for (fevent, _), outcome in zip(accepted, outcomes):
         rec = outcome.recommendation
+        if rec is None:  # a historical event: state only
+            continue
         value = json.dumps(rec.to_message(), separators=(",", ":")).encode()
         # send() only queues the record; the producer batches and delivers in order per key
         await c.topics.recommendations.send(key=rec.user_id.encode(), value=value)
@@ -69,4 +103,14 @@ async def handle_batch(c: Components, stream, batch) -> None:
             metrics.explanation_violations.inc()
         if rec.cold_start:
             metrics.cold_start_lists.inc()
-        metrics.event_to_recommendation_seconds.observe(time.time() - arrived)
+        metrics.event_to_recommendation_seconds.observe(seconds_since_arrival(fevent.message, started))
+
+
+def seconds_since_arrival(message, batch_started: float) -> float:
+    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts.
+
+    Faust's monitor stamps ``Message.time_in`` (monotonic) as the consumer delivers the message; without
+    that stamp the batch's start is the best bound left.
+    """
+    arrived = getattr(message, "time_in", None)
+    return max(0.0, time.monotonic() - (arrived if arrived else batch_started))
