@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,6 +29,7 @@ TENTS = [i for i in ITEMS if i["category"] == "Tents"]
 BAGS = [i for i in ITEMS if i["category"] == "Sleeping Bags"]
 SHOP_TYPES = "view=1,click=2,add_to_cart=4,purchase=8,search=2"
 T0 = 1_760_000_000.0
+TAKEN_OVER: dict = {}  # the worker that took over at the replay test, joined by a second one in the routing test
 
 
 def cli(broker, *args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -231,6 +231,7 @@ def test_dead_letters_are_listed_tailed_and_replayed_after_a_fix(broker, worker,
     worker.stop()
     fixed = start_worker(STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
     fixed.wait_ready(timeout=180)
+    TAKEN_OVER["worker"] = fixed
     out = cli(broker, "dead-letters", "--reason", "bad_type", "--replay", "--idle", "2")
     assert out.returncode == 0 and "replayed 2 letters to their source topics" in out.stdout, out.stdout + out.stderr
     lists = wait_for(lambda: lists_for(broker, "fan-1"), what="the replayed wishlist event's list")
@@ -240,3 +241,22 @@ def test_dead_letters_are_listed_tailed_and_replayed_after_a_fix(broker, worker,
     wait_for(lambda: metric(fixed, 'streamrec_history_events_applied_total{type="wishlist"}') == 1,
              what="the replayed history event applied")
     assert [r["value"]["trigger_event_id"] for r in lists_for(broker, "hist-1")] == ["live-1"]
+
+
+def test_requests_for_a_user_reach_the_worker_that_holds_them(broker, start_worker, weights_file):
+    """Two workers split the partitions; either one answers for any user, by routing to the user's owner."""
+    a = TAKEN_OVER["worker"]
+    b = start_worker(STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
+    b.wait_ready(timeout=180)
+    wait_for(lambda: a.get_json("/health")["assigned_partitions"] and b.get_json("/health")["assigned_partitions"]
+             and all(w.get_json("/health")["ready"] for w in (a, b)), what="both workers own partitions", timeout=120)
+    warm = ["hist-1", "web-1", "other", "fan-1"]
+    for user in warm:
+        via_a, via_b = (http(w, "GET", f"/recommendations/{user}?k=5")[1] for w in (a, b))
+        assert not via_a["cold_start"] and not via_b["cold_start"], user
+        assert [i["item_id"] for i in via_a["items"]] == [i["item_id"] for i in via_b["items"]], user
+    for user, w in (("web-1", a), ("other", b)):
+        status, body = http(w, "DELETE", f"/users/{user}")
+        assert status == 200 and body["profile_removed"] is True, (user, body)
+        assert http(a, "GET", f"/recommendations/{user}")[1]["cold_start"]
+        assert http(b, "GET", f"/recommendations/{user}")[1]["cold_start"]

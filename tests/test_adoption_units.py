@@ -1,7 +1,6 @@
 """The pure pieces behind import, POST /events, page filters, dead-letter replay, custom event types and pooling."""
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -165,3 +164,18 @@ def test_a_cls_pooled_model_path_ends_the_cli_in_one_line(tmp_path, capsys):
     assert main(["worker", "--model-path", str(folder), "--data-dir", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pools with cls, not mean pooling" in err[0], err
+
+
+def test_produce_puts_headers_on_every_message():
+    import argparse
+
+    from streams.cli.produce import produce_options
+    from streams.errors import ImproperlyConfigured
+    from streams.settings import Settings
+
+    args = argparse.Namespace(topic="events", file="-", fmt=None, rate=None, key_field=None,
+                              header=["streamrec-control=forget", "x=a=b"])
+    options = produce_options(args, Settings())
+    assert options.headers == (("streamrec-control", b"forget"), ("x", b"a=b")) and options.key_field == "user_id"
+    with pytest.raises(ImproperlyConfigured, match="--header takes NAME=VALUE"):
+        produce_options(argparse.Namespace(**{**vars(args), "header": ["novalue"]}), Settings())

@@ -49,7 +49,7 @@ def add_data_flags(parser) -> None:
                         help="MovieLens only: how star ratings map to event types (default view; docs/evaluation.md)")
     parser.add_argument("--cold-items", type=int, default=20, metavar="N",
                         help="items held out of the log and added with no interactions (default 20; 0 = off)")
-    parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
+    parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -67,7 +67,7 @@ def weights_path(given: str) -> Path:
                                    "and point STREAMREC_WEIGHTS at them")
     if path.is_dir():
         raise ImproperlyConfigured(f"{given} is a directory; give a file name, e.g. {Path(given) / 'weights.json'}")
-    return path
+    return Path(given).expanduser()  # as the user wrote it: messages show their path, not this machine's
 
 
 def load_dataset(args: argparse.Namespace, settings, console: Console):

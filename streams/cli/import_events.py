@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..core.deadletters import dead_letter
 from ..core.ingest import WireEvent, wire_event
+from ..core.records import load_json
 from ..errors import BrokerUnavailable, InvalidMessage
 from ..runtime.headers import BACKFILL
 from ..runtime.kafka import connect_producer, ensure_topics
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, settings) -> int:
             for line, (key, value) in enumerate(messages(stream, fmt, "user_id"), start=1):
                 progress.advance(task)
                 try:
-                    wire = wire_event(_decode(value), types=settings.event_weights, require_ts=True)
+                    wire = wire_event(load_json(value), types=settings.event_weights, require_ts=True)
                 except InvalidMessage as exc:
                     rejected.append((line, key, value, exc))
                     continue
@@ -109,13 +109,6 @@ def run(args: argparse.Namespace, settings) -> int:
         print(f"streamrec: error: {report.failed} messages were not acknowledged by the broker", file=sys.stderr)
         return 1
     return 0
-
-
-def _decode(value: bytes):
-    try:
-        return json.loads(value)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidMessage("invalid_json", str(exc)[:200]) from None
 
 
 def _publish(settings, events, rejected, report: ImportReport, progress: Progress, source: str) -> None:

@@ -40,6 +40,7 @@ class ProduceOptions:
     key_field: str | None
     fmt: str
     rate: float | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()  # Kafka headers put on every message
 
     def limiter(self) -> "RateLimiter | None":
         """The pacing object for this run (None: as fast as the producer goes)."""
@@ -101,6 +102,8 @@ def register(sub) -> None:
     parser.add_argument("--format", dest="fmt", choices=["jsonl", "csv"],
                         help="input format (default: csv for *.csv files, else jsonl)")
     parser.add_argument("--rate", type=float, metavar="N", help="at most N messages per second (default: no limit)")
+    parser.add_argument("--header", action="append", metavar="NAME=VALUE",
+                        help="a Kafka header on every message (repeatable), e.g. streamrec-control=forget")
     parser.add_argument("--key-field", metavar="F",
                         help="record field used as the message key (default: item_id for items, user_id for events)")
     parser.set_defaults(run=run)
@@ -139,7 +142,14 @@ def produce_options(args: argparse.Namespace, settings) -> ProduceOptions:
     fmt = args.fmt or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
     if args.rate is not None and args.rate <= 0:
         raise ImproperlyConfigured(f"--rate must be positive, got {args.rate:g}")
-    return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate)
+    headers = []
+    for text in getattr(args, "header", None) or []:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"--header takes NAME=VALUE, got {text!r}")
+        headers.append((name.strip(), value.encode()))
+    return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate,
+                          headers=tuple(headers))
 
 
 def _connect(settings):
@@ -162,7 +172,8 @@ def _send_all(producer, options: ProduceOptions, path: Path | None, total: int |
                 if limiter is not None:
                     limiter.acquire()
                 try:
-                    producer.send(options.topic, key=key, value=value).add_errback(report.on_error)
+                    producer.send(options.topic, key=key, value=value,
+                                  headers=list(options.headers) or None).add_errback(report.on_error)
                 except KafkaError as exc:  # no metadata for the topic: it is missing (no auto-create) or the broker went away
                     raise BrokerUnavailable(f"cannot send to {options.topic}: the topic does not exist or the broker "
                                             f"stopped answering ({type(exc).__name__})") from exc

@@ -120,7 +120,11 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
                 record = _decode(message.value)
                 if options.user is not None and _user_of(record, message.key) != options.user:
                     continue
-                if options.list_topic and message.value is not None:
+                if options.list_topic and message.value is None:  # a forgotten user's tombstone: shown, not a list
+                    show_message(message, record, options, console)
+                    quiet_since = time.monotonic()
+                    continue
+                if options.list_topic:
                     show(record, message.value, options, console)
                 else:
                     show_message(message, record, options, console)
@@ -154,7 +158,7 @@ def show_message(message, record: dict[str, Any] | None, options: TailOptions, c
     """One line per message of a topic that carries no lists: a dead letter's reason, else the raw value."""
     raw = (message.value or b"").decode("utf-8", "replace") if message.value is not None else "null (tombstone)"
     if options.raw_json:
-        sys.stdout.write(raw + "\n")
+        sys.stdout.write(("null" if message.value is None else raw) + "\n")  # a tombstone is JSON null
         sys.stdout.flush()
         return
     where = f"{message.topic}@{message.partition}:{message.offset}"

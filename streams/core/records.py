@@ -141,11 +141,16 @@ def load_object(value: bytes) -> dict[str, Any]:
     return _load_object(value)
 
 
-def _load_object(value: bytes) -> dict[str, Any]:
+def load_json(value: bytes) -> Any:
+    """Any JSON value from bytes, or InvalidMessage(invalid_json)."""
     try:
-        data = json.loads(value)
+        return json.loads(value)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidMessage("invalid_json", str(exc)[:200]) from None
+
+
+def _load_object(value: bytes) -> dict[str, Any]:
+    data = load_json(value)
     if not isinstance(data, dict):
         raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     return data

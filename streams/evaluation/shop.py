@@ -8,7 +8,7 @@ from typing import Mapping
 
 from ..core.ingest import wire_event
 from ..core.lines import file_format, messages
-from ..core.records import DEFAULT_EVENT_WEIGHTS, SEARCH, parse_item
+from ..core.records import DEFAULT_EVENT_WEIGHTS, SEARCH, load_json, parse_item
 from ..errors import ImproperlyConfigured, InvalidMessage
 from .data import Dataset, Interaction
 
@@ -56,7 +56,7 @@ def load_shop(items_path: Path, events_path: Path, types: Mapping[str, float] = 
     with open(events_path, "rb") as handle:
         for row, (key, value) in enumerate(messages(handle, file_format(str(events_path)), "user_id")):
             try:
-                event = wire_event(_json(value), types=types, require_ts=True).event
+                event = wire_event(load_json(value), types=types, require_ts=True).event
             except InvalidMessage as exc:
                 report.skipped[f"event {exc.reason}"] += 1
                 continue
@@ -78,12 +78,3 @@ def load_shop(items_path: Path, events_path: Path, types: Mapping[str, float] = 
     interactions.sort(key=lambda i: i.ts)
     report.items, report.events = len(items), len(interactions)
     return Dataset(tuple(items.values()), tuple(interactions), name or Path(events_path).stem), report
-
-
-def _json(value: bytes):
-    import json
-
-    try:
-        return json.loads(value)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidMessage("invalid_json", str(exc)[:200]) from None

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 def build(settings: Settings, registry: CollectorRegistry | None = None) -> Components:
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
+    ranking = settings.ranking_options()  # first: a bad weights file is reported before minutes of start-up
     encoder = load_encoder(settings.encoder_options())
     ensure_topics(settings)
     set_faiss_threads(settings.faiss_threads)
@@ -39,7 +40,6 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
-    ranking = settings.ranking_options()
     log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
              ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
     # a list's model_version names the encoder and the blend: lists from two weight files are told apart
