@@ -94,7 +94,12 @@ def test_import_warms_profiles_and_signals_without_publishing_lists(broker, work
     assert ("applied 5 historical events, skipped 2 duplicates, dead-lettered 2 (missing_ts 1, bad_type 1)"
             in out.stdout), out.stdout + out.stderr
 
-    wait_for(lambda: metric(worker, 'streamrec_history_events_applied_total{type="view"}') == 4, what="history applied")
+    csv_text = "user_id,type,item_id,ts\nhist-3,view,%s,2025-10-09T08:00:00Z\nhist-3,purchase,%s,%d\n" % (
+        BAGS[1]["item_id"], BAGS[1]["item_id"], T0)
+    out = cli(broker, "import", "--format", "csv", "-", "--quiet", stdin=csv_text)  # CSV from stdin
+    assert out.returncode == 0 and "applied 2 historical events, skipped 0 duplicates, dead-lettered 0 " in out.stdout
+
+    wait_for(lambda: metric(worker, 'streamrec_history_events_applied_total{type="view"}') == 5, what="history applied")
     view = worker.get_json("/recommendations/hist-1?k=5")
     assert not view["cold_start"], "the imported history made a profile"
     cited = {r.get("item_id") for i in view["items"] for r in i["reasons"]}
@@ -106,7 +111,8 @@ def test_import_warms_profiles_and_signals_without_publishing_lists(broker, work
     assert [r["value"]["trigger_event_id"] for r in lists] == ["live-1"], "history published no list"
     assert TENTS[0]["item_id"] not in {i["item_id"] for i in lists[0]["value"]["items"]}, "imported views count as seen"
     assert lists[0]["value"]["model_version"].endswith("/" + weights_label_of(worker))
-    assert metric(worker, 'streamrec_history_events_applied_total{type="purchase"}') == 1
+    assert metric(worker, 'streamrec_history_events_applied_total{type="purchase"}') == 2
+    assert not worker.get_json("/recommendations/hist-3")["cold_start"]
 
 
 def weights_label_of(worker) -> str:
