@@ -13,11 +13,14 @@ WORKDIR /app
 # torch first, from the CPU index: an unpinned torch from PyPI pulls a multi-GB CUDA build
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 
+# every other version is pinned by deploy/constraints.txt (`make constraints`: pip freeze of a working venv);
+# no extras: the embedded broker and the plotting library are for development machines
+COPY deploy/constraints.txt ./constraints.txt
 COPY pyproject.toml README.md ./
 COPY streams ./streams
 COPY encoders ./encoders
 COPY index ./index
-RUN pip install .
+RUN pip install --constraint constraints.txt .
 
 RUN useradd --system --uid 10001 --home-dir /var/lib/streamrec streamrec \
     && mkdir -p /var/lib/streamrec \

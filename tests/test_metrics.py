@@ -17,7 +17,11 @@ EXPECTED_FAMILIES = {
     "streamrec_item_freshness_seconds", "streamrec_profile_freshness_seconds", "streamrec_explanations_checked",
     "streamrec_explanation_integrity_violations", "streamrec_consumer_lag", "streamrec_build",
     "streamrec_duplicate_events", "streamrec_signal_rows_published", "streamrec_signal_visibility_seconds",
+    "streamrec_history_events_applied", "streamrec_http_events_accepted", "streamrec_users_forgotten",
+    "streamrec_rebalances", "streamrec_commit_seconds", "streamrec_producer_send_errors",
 }
+#: the standard collectors prometheus_client adds to the worker's own registry (process_* only on Linux)
+STANDARD_PREFIXES = ("process_", "python_")
 
 
 @pytest.fixture
@@ -114,7 +118,8 @@ def test_render_is_parseable_text_format(metrics):
 
 
 def test_names_follow_prometheus_conventions(metrics, registry):
-    families = list(registry.collect())
+    everything = list(registry.collect())
+    families = [f for f in everything if not f.name.startswith(STANDARD_PREFIXES)]
     assert {f.name for f in families} == EXPECTED_FAMILIES
     for family in families:
         assert re.fullmatch(r"streamrec_[a-z0-9_]+", family.name), family.name
@@ -145,3 +150,9 @@ def _bucket_bounds(registry, name):
         if family.name == name:
             bounds = [float(s.labels["le"]) for s in family.samples if s.name.endswith("_bucket")]
     return [b for b in bounds if b != float("inf")]
+
+
+def test_process_and_python_collectors_sit_on_the_workers_registry(metrics, registry):
+    names = {f.name for f in registry.collect()}
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "python_info", "python_gc_collections"} <= names
+    assert registry.get_sample_value("process_resident_memory_bytes") > 0

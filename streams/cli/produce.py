@@ -2,32 +2,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
-import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..core.lines import count_records, csv_record, messages  # noqa: F401 - csv_record is this command's too
 from ..errors import BrokerUnavailable, ImproperlyConfigured
 from ..runtime.kafka import connect_producer
 from .common import add_broker_flag
 
-#: columns whose CSV text becomes a number when it looks like one
-_NUMERIC_COLUMNS = ("price", "ts")
-#: columns whose CSV text becomes a boolean (the wire contract wants true/false, not "true")
-_BOOLEAN_COLUMNS = ("in_stock", "deleted")
-_BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 #: seconds to reach the broker before giving up with one error line
 CONNECT_TIMEOUT = 5.0
-_INT = re.compile(r"[+-]?\d+")
-_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 
 _EPILOG = """\
 examples:
@@ -51,6 +40,7 @@ class ProduceOptions:
     key_field: str | None
     fmt: str
     rate: float | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()  # Kafka headers put on every message
 
     def limiter(self) -> "RateLimiter | None":
         """The pacing object for this run (None: as fast as the producer goes)."""
@@ -112,6 +102,8 @@ def register(sub) -> None:
     parser.add_argument("--format", dest="fmt", choices=["jsonl", "csv"],
                         help="input format (default: csv for *.csv files, else jsonl)")
     parser.add_argument("--rate", type=float, metavar="N", help="at most N messages per second (default: no limit)")
+    parser.add_argument("--header", action="append", metavar="NAME=VALUE",
+                        help="a Kafka header on every message (repeatable), e.g. streamrec-control=forget")
     parser.add_argument("--key-field", metavar="F",
                         help="record field used as the message key (default: item_id for items, user_id for events)")
     parser.set_defaults(run=run)
@@ -150,74 +142,14 @@ def produce_options(args: argparse.Namespace, settings) -> ProduceOptions:
     fmt = args.fmt or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
     if args.rate is not None and args.rate <= 0:
         raise ImproperlyConfigured(f"--rate must be positive, got {args.rate:g}")
-    return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate)
-
-
-def count_records(path: Path, fmt: str) -> int:
-    """How many messages the file holds (for the progress bar)."""
-    with open(path, "rb") as handle:
-        return sum(1 for _ in messages(handle, fmt, None))
-
-
-def messages(stream: IO[bytes], fmt: str, key_field: str | None) -> Iterator[tuple[bytes | None, bytes]]:
-    """(key, value) pairs from a binary stream of JSON lines or CSV."""
-    if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        for row in csv.DictReader(text):
-            record = csv_record(row)
-            yield _key(record, key_field), json.dumps(record, ensure_ascii=False).encode()
-        return
-    for line in stream:
-        value = line.rstrip(b"\r\n")
-        if not value.strip():
-            continue  # blank lines separate nothing: they are not messages
-        yield _key(_try_json(value), key_field), value
-
-
-def csv_record(row: dict[str | None, Any]) -> dict[str, Any]:
-    """One CSV row as a wire-contract JSON object (numbers, booleans, attributes object)."""
-    record: dict[str, Any] = {}
-    for column, cell in row.items():
-        if column is None or cell is None:
-            continue  # cells beyond the header row have no name
-        column = column.strip()
-        cell = cell.strip()
-        if cell == "":
-            continue  # an empty cell means "not given", so the contract's default applies
-        record[column] = _convert(column, cell)
-    return record
-
-
-def _convert(column: str, cell: str) -> Any:
-    if column in _NUMERIC_COLUMNS:
-        if _INT.fullmatch(cell):
-            return int(cell)
-        if _FLOAT.fullmatch(cell):
-            return float(cell)
-    if column in _BOOLEAN_COLUMNS and cell.lower() in _BOOLEAN_WORDS:
-        return _BOOLEAN_WORDS[cell.lower()]
-    if column == "attributes" and cell.startswith("{"):
-        try:
-            return json.loads(cell)
-        except ValueError:
-            return cell  # the worker rejects it with a reason; we don't guess
-    return cell
-
-
-def _try_json(value: bytes) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return None
-
-
-def _key(record: Any, key_field: str | None) -> bytes | None:
-    if key_field is None or not isinstance(record, dict):
-        return None
-    key = record.get(key_field)
-    if key is None or isinstance(key, (dict, list)):
-        return None
-    return str(key).encode()
+    headers = []
+    for text in getattr(args, "header", None) or []:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"--header takes NAME=VALUE, got {text!r}")
+        headers.append((name.strip(), value.encode()))
+    return ProduceOptions(topic=topic, key_field=args.key_field or default_keys.get(topic), fmt=fmt, rate=args.rate,
+                          headers=tuple(headers))
 
 
 def _connect(settings):
@@ -240,7 +172,8 @@ def _send_all(producer, options: ProduceOptions, path: Path | None, total: int |
                 if limiter is not None:
                     limiter.acquire()
                 try:
-                    producer.send(options.topic, key=key, value=value).add_errback(report.on_error)
+                    producer.send(options.topic, key=key, value=value,
+                                  headers=list(options.headers) or None).add_errback(report.on_error)
                 except KafkaError as exc:  # no metadata for the topic: it is missing (no auto-create) or the broker went away
                     raise BrokerUnavailable(f"cannot send to {options.topic}: the topic does not exist or the broker "
                                             f"stopped answering ({type(exc).__name__})") from exc

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from ..core.deadletters import Letter
 from ..runtime.kafka import connect_consumer, wait_for_partitions
 from .common import add_broker_flag
 
@@ -20,6 +21,8 @@ examples:
   streamrec tail --user alice --from-beginning every list published for alice so far, then follow
   streamrec tail --max 5 --timeout 30          five lists, or stop after 30 s without one
   streamrec tail --json | jq .items[0]         raw JSON, one list per line
+  streamrec tail --topic dead-letters --from-beginning --timeout 5   every dead letter so far
+  streamrec tail --topic events --max 3        any other topic: one line per message (key, position, value)
 
 The topic is read in assign mode (every partition, no consumer group), so tail never joins or
 disturbs the workers' group, and works on the embedded broker as well as on Apache Kafka.
@@ -37,20 +40,25 @@ class TailOptions:
     max_lists: int | None = None
     timeout: float | None = None
     raw_json: bool = False
+    list_topic: bool = True  # the topic carries recommendation lists (else: one line per message)
 
 
 def register(sub) -> None:
     """Add the `tail` subcommand."""
     parser = sub.add_parser(
         "tail",
-        help="pretty-print recommendation lists as they arrive",
+        help="pretty-print recommendation lists (or any topic's messages) as they arrive",
         description="Follow the recommendations topic (STREAMREC_TOPIC_RECOMMENDATIONS) and print each list:\n"
-        "the user, the event that triggered it, then every item with its rank, score and explanation.",
+        "the user, the event that triggered it, then every item with its rank, score and explanation.\n"
+        "--topic reads any other topic instead: dead letters with their reason, anything else as raw JSON.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_broker_flag(parser)
-    parser.add_argument("--user", metavar="U", help="only lists for this user_id")
+    parser.add_argument("--topic", metavar="T", default="recommendations",
+                        help="recommendations (default), items, events, item-vectors, dead-letters (the names mapped "
+                        "through the STREAMREC_TOPIC_* settings) or any topic name")
+    parser.add_argument("--user", metavar="U", help="only lists (or messages) for this user_id / key")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest retained list, not at the end")
     parser.add_argument("--max", dest="max_lists", type=int, metavar="N", help="stop after N lists")
     parser.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds without a list (default: never)")
@@ -61,8 +69,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace, settings) -> int:
     """Follow the topic until --max lists were shown or --timeout seconds passed without one."""
     options = TailOptions(
-        topic=settings.topic_recommendations, user=args.user, from_beginning=args.from_beginning,
+        topic=topic_name(args.topic, settings), user=args.user, from_beginning=args.from_beginning,
         max_lists=args.max_lists, timeout=args.timeout, raw_json=args.raw_json,
+        list_topic=topic_name(args.topic, settings) == settings.topic_recommendations,
     )
     console = Console(soft_wrap=True, highlight=False)
     consumer = connect_consumer(settings, connect_timeout=5.0, fetch_max_wait_ms=100)
@@ -71,8 +80,17 @@ def run(args: argparse.Namespace, settings) -> int:
     finally:
         consumer.close()
     if not options.raw_json:
-        Console(stderr=True).print(f"[dim]{shown} list{'s' if shown != 1 else ''} shown[/]")
+        what = "list" if options.topic == settings.topic_recommendations else "message"
+        Console(stderr=True).print(f"[dim]{shown} {what}{'s' if shown != 1 else ''} shown[/]")
     return 0
+
+
+def topic_name(given: str, settings) -> str:
+    """A short name (items, events, recommendations, item-vectors, dead-letters) through the settings, or as given."""
+    aliases = {"items": settings.topic_items, "events": settings.topic_events,
+               "recommendations": settings.topic_recommendations, "item-vectors": settings.topic_item_vectors,
+               "dead-letters": settings.topic_dead_letters}
+    return aliases.get(given, given)
 
 
 def follow(consumer, options: TailOptions, console: Console) -> int:
@@ -102,7 +120,14 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
                 record = _decode(message.value)
                 if options.user is not None and _user_of(record, message.key) != options.user:
                     continue
-                show(record, message.value, options, console)
+                if options.list_topic and message.value is None:  # a forgotten user's tombstone: shown, not a list
+                    show_message(message, record, options, console)
+                    quiet_since = time.monotonic()
+                    continue
+                if options.list_topic:
+                    show(record, message.value, options, console)
+                else:
+                    show_message(message, record, options, console)
                 shown += 1
                 quiet_since = time.monotonic()
                 if options.max_lists is not None and shown >= options.max_lists:
@@ -127,6 +152,23 @@ def show(record: dict[str, Any] | None, raw: bytes | None, options: TailOptions,
         )
         console.print(f"      [dim]↳[/] {escape(str(item.get('explanation') or ''))}")
     console.print()
+
+
+def show_message(message, record: dict[str, Any] | None, options: TailOptions, console: Console) -> None:
+    """One line per message of a topic that carries no lists: a dead letter's reason, else the raw value."""
+    raw = (message.value or b"").decode("utf-8", "replace") if message.value is not None else "null (tombstone)"
+    if options.raw_json:
+        sys.stdout.write(("null" if message.value is None else raw) + "\n")  # a tombstone is JSON null
+        sys.stdout.flush()
+        return
+    where = f"{message.topic}@{message.partition}:{message.offset}"
+    key = (message.key or b"").decode("utf-8", "replace")
+    letter = Letter.from_message(where, message.key, message.value) if record is not None else None
+    if letter is not None:
+        console.print(f"{escape(where)}  [bold]{escape(letter.reason)}[/] from {escape(letter.source)} "
+                      f"key={escape(key)}: {escape(letter.detail)}")
+        return
+    console.print(f"{escape(where)}  key={escape(key)}  {escape(raw[:500])}")
 
 
 def render_header(record: dict[str, Any]) -> str:

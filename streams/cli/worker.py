@@ -12,11 +12,16 @@ def register(sub) -> None:
         "worker",
         help="run one streamrec worker (Faust) against the configured broker",
         description="Consume items and events, keep profiles in RocksDB, publish explained recommendations. "
-        "Serves GET /recommendations/{user_id}?k=10, /health and /metrics on the web port.",
+        "Serves GET /recommendations/{user_id}, POST /events, DELETE /users/{user_id}, /search, /health and "
+        "/metrics on the web port.",
         epilog="Example: STREAMREC_BROKER=kafka://127.0.0.1:9092 streamrec worker --web-port 6066",
     )
     add_worker_flags(parser)
     parser.add_argument("--role", choices=["all", "encoder", "ranker"], help="what this worker does (STREAMREC_ROLE)")
+    parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error", "critical"],
+                        help="log level (STREAMREC_LOG_LEVEL, default info)")
+    parser.add_argument("--weights", metavar="FILE",
+                        help="blend weights written by `streamrec fit` (STREAMREC_WEIGHTS; default: the packaged ones)")
     parser.set_defaults(run=run)
 
 

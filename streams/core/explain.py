@@ -42,7 +42,10 @@ def _phrase(reason: Reason) -> str:
     ev = reason.evidence
     code = reason.code
     if code == ReasonCode.SIMILAR_TO_ITEM:
-        verb = _VERBS.get(ev.get("event_type", ""), "viewed")
+        event_type = str(ev.get("event_type", ""))
+        verb = _VERBS.get(event_type)
+        if verb is None:  # a shop's own type (wishlist, review, share): named as it is configured
+            return f"Similar to “{ev['title']}”, from your {event_type.replace('_', ' ')} activity"
         return f"Similar to “{ev['title']}”, which you {verb}"
     if code == ReasonCode.MATCHES_SEARCH:
         return f"Matches your search “{ev['query']}”"

@@ -11,7 +11,7 @@ from encoders.base import Encoder
 
 from .explain import explain, integrity_violations
 from .profiles import Profile, apply_event
-from .ranking import Ranker, ScoredItem
+from .ranking import ListFilter, Ranker, ScoredItem
 from .records import Event
 
 SCHEMA_VERSION = 1
@@ -60,7 +60,7 @@ class Recommendation:
 
 @dataclass
 class Outcome:
-    """What one accepted event produced: the user's profile after it and the list to publish.
+    """What one accepted event produced: the user's profile after it and the list to publish (None for history).
 
     A duplicate (an event id the profile already applied: a redelivery or a producer's retry) changes
     neither the profile nor the signals; it still gets a list, computed from the profile as it stands, so a
@@ -69,7 +69,7 @@ class Outcome:
 
     event: Event
     profile: Profile
-    recommendation: Recommendation
+    recommendation: Recommendation | None
     violations: set[str] = field(default_factory=set)
     duplicate: bool = False
 
@@ -135,15 +135,19 @@ class Recommender:
             current[event.user_id] = profile
             intermediates.append(profile.copy())
             observations.append((previous, True))
-        hits = self._search(intermediates)  # content search does not depend on the shared signals
+        # content search does not depend on the shared signals; history (backfill) events get no list
+        hits = iter(self._search([p for e, p in zip(events, intermediates) if not e.backfill]))
         outcomes = []
-        for event, profile, profile_hits, (previous, new) in zip(events, intermediates, hits, observations):
+        for event, profile, (previous, new) in zip(events, intermediates, observations):
             # Signals learn from each event just before its own list is ranked, never from later ones,
             # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
             # Deltas go out in event order: an aggregator folds each source offset once, in order.
             if event.item_id is not None and previous is not None:
                 sink.observe(event.item_id, previous, event.ts, source=event.source, arrived=arrived)
-            outcome = self._outcome(event, profile, profile_hits)
+            if event.backfill:
+                outcome = Outcome(event=event, profile=profile, recommendation=None)
+            else:
+                outcome = self._outcome(event, profile, next(hits))
             outcome.duplicate = not new
             outcomes.append(outcome)
         return outcomes
@@ -160,10 +164,10 @@ class Recommender:
         before = profile.history_before(event.event_id)
         return None if before is None else self.ranker.recent_items(before)
 
-    def recommend(self, profile: Profile, k: int | None = None) -> Recommendation:
+    def recommend(self, profile: Profile, k: int | None = None, list_filter: ListFilter | None = None) -> Recommendation:
         """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""
         hits = self._search([profile])[0]
-        return self._outcome(None, profile, hits, k).recommendation
+        return self._outcome(None, profile, hits, k, list_filter).recommendation
 
     def with_ranker(self, ranker: Ranker) -> "Recommender":
         """The same recommender ranking with another ranker (e.g. a newly fitted blend)."""
@@ -198,9 +202,10 @@ class Recommender:
                 hits[i] = row_hits
         return hits
 
-    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None) -> Outcome:
+    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None,
+                 list_filter: ListFilter | None = None) -> Outcome:
         ranker = self.ranker
-        items = ranker.rank(profile, hits, k)
+        items = ranker.rank(profile, hits, k) if list_filter is None else ranker.rank(profile, hits, k, list_filter)
         explanations = tuple(explain(item.reasons) for item in items)
         violations: set[str] = set()
         for item in items:

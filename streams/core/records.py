@@ -17,15 +17,16 @@ import orjson  # strict (no NaN literals, UTF-8 checked) and bounded (depth 1024
 
 from ..errors import InvalidMessage
 
-#: behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view
-EVENT_WEIGHTS: Mapping[str, float] = {
+#: the default behaviour types and the weight each carries in a profile: purchase > add_to_cart > click > view.
+#: A shop configures its own (STREAMREC_EVENT_WEIGHTS); `search` is the one type that carries a query.
+DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
     "view": 1.0,
     "click": 2.0,
     "add_to_cart": 4.0,
     "purchase": 8.0,
     "search": 2.0,
 }
-EVENT_TYPES = tuple(EVENT_WEIGHTS)
+SEARCH = "search"
 MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
 MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
 MAX_ATTRIBUTES = 100
@@ -68,12 +69,16 @@ class Event:
     ts: float
     item_id: str | None = None
     query: str | None = None
+    type_weight: float | None = None  # set by parse_event from the configured types
+    backfill: bool = False  # a historical event (streamrec import): it updates state but gets no list
     source: tuple[int, int] | None = None  # (events partition, offset) it was read at: its signal deltas' tag
 
     @property
     def weight(self) -> float:
-        """The profile weight of this event's type."""
-        return EVENT_WEIGHTS[self.type]
+        """The profile weight of this event's type (the configured one, else the default, else 1)."""
+        if self.type_weight is not None:
+            return self.type_weight
+        return DEFAULT_EVENT_WEIGHTS.get(self.type, 1.0)
 
 
 def parse_item(key: bytes | None, value: bytes | None) -> Item:
@@ -115,28 +120,43 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
     )
 
 
-def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None) -> Event:
+def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None,
+                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS) -> Event:
     """Parse an `events` message; ``now`` is the message's own time (its Kafka timestamp).
 
     ``ts`` defaults to ``now``. An event without ``event_id`` gets one derived from the message (key, value
     and ``now``), the same on every delivery of that message, so a redelivery is recognised as one.
+    ``types`` are the accepted event types and their weights (the configured ones).
     """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
+    return event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value)
+
+
+def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
+                      types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS, id_key: bytes | None = None,
+                      id_bytes: bytes | None = None) -> Event:
+    """An Event from an already decoded JSON object (the HTTP endpoint and the importer use this too).
+
+    Without ``event_id`` the id is derived from ``id_key``/``id_bytes`` (default: the object's canonical
+    JSON) and ``now``: the same input gives the same id, so it is recognised when it comes again.
+    """
     now = time.time() if now is None else now
-    data = _load_object(value)
     user_id = _required_id(data, "user_id")
     etype = data.get("type")
-    if not isinstance(etype, str) or etype not in EVENT_WEIGHTS:
-        raise InvalidMessage("bad_type", f"type must be one of {', '.join(EVENT_TYPES)}, got {str(etype)[:40]!r}")
+    if not isinstance(etype, str) or etype not in types:
+        shown = etype if not isinstance(etype, str) else etype[:40]
+        raise InvalidMessage("bad_type", f"type must be one of {', '.join(types)}, got {shown!r}")
     item_id = query = None
-    if etype == "search":
+    if etype == SEARCH:
         query = _required_str(data, "query")
     else:
         item_id = _required_id(data, "item_id")
     event_id = data.get("event_id")
     if event_id is None:
-        event_id = derived_event_id(key, value, now)
+        # an event with its own ts is the same event whenever it comes; one without is told apart by its time
+        stamp = None if data.get("ts") is not None else now
+        event_id = derived_event_id(id_key, id_bytes if id_bytes is not None else _canonical(data), stamp)
     elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool) or not str(event_id).strip():
         raise InvalidMessage("bad_field", "event_id must be a non-empty string")
     return Event(
@@ -146,25 +166,44 @@ def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = N
         ts=_parse_ts(data.get("ts"), now),
         item_id=item_id,
         query=query,
+        type_weight=float(types[etype]),
     )
 
 
-def derived_event_id(key: bytes | None, value: bytes, message_ts: float) -> str:
-    """A stable id for an event that came without one: the same bytes at the same message time, the same id."""
+def derived_event_id(key: bytes | None, value: bytes, message_ts: float | None) -> str:
+    """A stable id for an event that came without one: the same bytes (at the same message time), the same id."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(key or b"")
     digest.update(b"\x00")
     digest.update(value)
-    digest.update(b"\x00")
-    digest.update(repr(float(message_ts)).encode())
+    if message_ts is not None:
+        digest.update(b"\x00")
+        digest.update(repr(float(message_ts)).encode())
     return digest.hexdigest()
 
 
-def _load_object(value: bytes) -> dict[str, Any]:
+def _canonical(data: Mapping[str, Any]) -> bytes:
     try:
-        data = orjson.loads(value)
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # an integer beyond 64 bits: orjson refuses it, repr does not
+        return repr(sorted(data.items())).encode()
+
+
+def load_object(value: bytes) -> dict[str, Any]:
+    """A JSON object from bytes, or InvalidMessage (invalid_json / not_an_object)."""
+    return _load_object(value)
+
+
+def load_json(value: bytes) -> Any:
+    """Any JSON value from bytes, or InvalidMessage(invalid_json)."""
+    try:
+        return orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise InvalidMessage("invalid_json", str(exc)[:200]) from None
+
+
+def _load_object(value: bytes) -> dict[str, Any]:
+    data = load_json(value)
     if not isinstance(data, dict):
         raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     return data

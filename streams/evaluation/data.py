@@ -30,9 +30,12 @@ class Interaction:
     rating: float
     ts: float
     row: int
+    event: Event | None = None  # a shop's own event (its type and weight); None for a MovieLens rating
 
     def to_event(self, rating_map: str) -> Event:
-        """The streamrec event this rating stands for."""
+        """The streamrec event this rating stands for (a shop's own event as it is)."""
+        if self.event is not None:
+            return self.event
         mapping = RATING_MAPS[rating_map]
         stars = min(5, max(1, int(round(self.rating))))
         return Event(f"ml-{self.row}", self.user_id, mapping[stars], self.ts, self.item_id)
@@ -44,6 +47,7 @@ class Dataset:
 
     items: tuple[Item, ...]
     interactions: tuple[Interaction, ...]
+    name: str = DATASET  # what the replay says it replays
 
     def head(self, limit: int | None) -> "Dataset":
         """The first ``limit`` interactions in time order (the whole catalogue is kept)."""
@@ -51,12 +55,12 @@ class Dataset:
             return self
         if limit < 1:
             raise ImproperlyConfigured(f"--limit must be >= 1, got {limit}")
-        return Dataset(self.items, self.interactions[:limit])
+        return Dataset(self.items, self.interactions[:limit], self.name)
 
     def without_items(self, item_ids: Sequence[str]) -> "Dataset":
         """The same catalogue with every interaction of these items removed (cold-start hold-out)."""
         drop = set(item_ids)
-        return Dataset(self.items, tuple(i for i in self.interactions if i.item_id not in drop))
+        return Dataset(self.items, tuple(i for i in self.interactions if i.item_id not in drop), self.name)
 
 
 def resolve_data_dir(given: str | None, repo_root: Path) -> Path:

@@ -105,6 +105,7 @@ class ReplayResult:
     cold_items: list[str]
     model_version: str
     seconds: float
+    dataset: str = "ml-100k"  # what was replayed (a shop's log is named after its events file)
 
     def segment_mask(self, method: str, segment: str) -> np.ndarray:
         """Which scored lists of a method belong to the segment."""
@@ -221,6 +222,7 @@ def replay(
         cold_items=cold,
         model_version=encoder.version,
         seconds=time.perf_counter() - started,
+        dataset=dataset.name,
     )
 
 

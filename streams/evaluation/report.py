@@ -77,7 +77,7 @@ def weights_file(result: ReplayResult, command: str) -> dict[str, Any]:
     if result.fit is None:
         raise ValueError("this replay fitted no weights (fit fraction 0)")
     return {"weights": {f: getattr(result.fit.weights, f) for f in FEATURES},
-            "fitted_on": f"ml-100k prequential replay, first {result.boundary} of {result.events} events "
+            "fitted_on": f"{result.dataset} prequential replay, first {result.boundary} of {result.events} events "
                          f"(pairwise logistic, {result.fit.pairs} pairs)",
             "command": command}
 
@@ -138,7 +138,8 @@ def plot(result: ReplayResult, path: Path, window: int = 2000) -> Path:
         ax.text(result.boundary, ax.get_ylim()[1] * 0.95, " fit → test", color="grey", fontsize=8, va="top")
     ax.set_xlabel("event (replay order)")
     ax.set_ylabel(f"NDCG@{result.options.k} (moving mean)")
-    ax.set_title(f"Prequential replay of {result.events:,} MovieLens-100K interactions")
+    name = "MovieLens-100K" if result.dataset == "ml-100k" else result.dataset
+    ax.set_title(f"Prequential replay of {result.events:,} {name} interactions")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

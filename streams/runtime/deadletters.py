@@ -6,6 +6,7 @@ from typing import Any
 
 from ..core.deadletters import dead_letter
 from .components import Components
+from .headers import BACKFILL, header
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,8 @@ async def send_dead_letter(c: Components, source: str, message: Any, reason: str
     try:
         await c.topics.dead_letters.send(key=key, value=dead_letter(
             source_topic=message.topic, partition=message.partition, offset=message.offset,
-            key=message.key, value=message.value, reason=reason, detail=detail))
+            key=message.key, value=message.value, reason=reason, detail=detail,
+            backfill=header(message, BACKFILL) is not None))
     except Exception:
         log.exception("could not send the dead letter of %s:%s@%s (%s)", message.topic, message.partition,
                       message.offset, reason)

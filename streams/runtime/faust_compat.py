@@ -86,3 +86,35 @@ async def force_metadata_update(consumer: Any) -> None:
 def aiokafka_auth(app: Any) -> dict[str, Any]:
     """aiokafka client keyword arguments for the app's SASL/SSL credentials."""
     return aiokafka_driver.credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
+
+
+def route_to_key_owner(app: Any, table: Any, match_info: str):
+    """Like Faust's ``app.table_route``, but routing by the key as the *source topic* partitions it.
+
+    ``table_route`` hashes the key as the table's changelog serialises it (``str`` keys as JSON, ``"alice"``
+    with quotes), while the profiles table stores each user's row in the partition of the event that wrote it:
+    the raw user_id key on `events`. The two hashes differ for most users, so with several workers
+    ``table_route`` sent a request to a worker that does not hold the user. This hashes the raw key.
+    """
+    from functools import wraps
+
+    from faust.exceptions import SameNode
+    from faust.web.exceptions import ServiceUnavailable
+
+    def decorator(fun):
+        @wraps(fun)
+        async def routed(view: Any, request: Any, *args: Any, **kwargs: Any):
+            key = request.match_info[match_info].encode()
+            try:
+                # the changelog's partition for the raw key = the events partition the row was written from
+                dest = app.assignor.key_store(table.changelog_topic.get_topic_name(), key)
+            except KeyError:
+                raise ServiceUnavailable() from None
+            try:
+                return await app.router._route_req(dest, view.web, request)  # noqa: SLF001 - no public call
+            except SameNode:
+                return await fun(view, request, *args, **kwargs)
+
+        return routed
+
+    return decorator

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -45,14 +46,28 @@ async def follow(c: Components, topic: str, apply: Callable[[Batches], Awaitable
                 await consumer.seek_to_beginning(tp)
             else:
                 consumer.seek(tp, offset)
+        lag_updated = 0.0
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
+            if time.monotonic() - lag_updated >= 1.0:
+                await _update_lag(c, consumer, partitions)
+                lag_updated = time.monotonic()
             if not batches:
                 caught_up()
                 continue
             await apply(batches)
     finally:
         await consumer.stop()
+
+
+async def _update_lag(c: Components, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+    """Lag of the follower on each partition: high watermark minus the next offset to read."""
+    for tp in partitions:
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        position = await consumer.position(tp)
+        c.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, high - position))
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -233,3 +233,33 @@ def contract_topics(settings: Settings) -> list[str]:
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def read_messages(settings: Settings, topic: str, *, idle: float = 2.0, timeout: float = 60.0,
+                  connect_timeout: float = 5.0) -> list[Any]:
+    """Every message of ``topic`` from the beginning (assign mode), until ``idle`` quiet seconds or ``timeout``.
+
+    A topic that does not exist yet reads as empty. Messages come back as kafka-python records.
+    """
+    from kafka import TopicPartition
+
+    consumer = connect_consumer(settings, connect_timeout=connect_timeout, fetch_max_wait_ms=100)
+    try:
+        partitions = wait_for_partitions(consumer, topic, min(idle, timeout))
+        if not partitions:
+            return []
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < idle:
+            batch = consumer.poll(timeout_ms=200)
+            for records in batch.values():
+                out.extend(records)
+            if batch:
+                quiet_since = time.monotonic()
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+    finally:
+        consumer.close()

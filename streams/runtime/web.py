@@ -1,77 +1,95 @@
-"""HTTP views on the worker's Faust web server: recommendations on demand, search, health, readiness, metrics.
+"""HTTP views on the worker's Faust web server: recommendations on demand, events in, forget a shopper, a
+shopper's profile, an item's signals, search, health, readiness, metrics.
 
 Every parameter is validated: a mistake gets a 400 with a message, never a 500.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+import asyncio
+import time
+import uuid
 
+from faust.web import View
+
+from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
+from .agents.forget import forget_message
 from .components import Components
-from .faust_compat import recovering
+from .faust_compat import recovering, route_to_key_owner
+from .queries import QueryError, list_filter, positive_int
+
+#: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
+FORGET_WAIT = 10.0
 
 
-class BadParameter(ValueError):
-    """A query parameter a client got wrong (answered with 400 and this message)."""
-
-
-def int_param(query: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    """An integer query parameter within [lo, hi]; BadParameter otherwise."""
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(f"{name} must be an integer, got {raw[:40]!r}") from None
-    if not lo <= value <= hi:
-        raise BadParameter(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def readiness(c: Components) -> dict[str, Any]:
+def readiness(c: Components) -> dict:
     """Whether the worker should get traffic: tables recovered, partitions assigned, followed topics read."""
     app = c.app
     assignment = app.consumer.assignment()
-    assigned = len(assignment)
-    ready = c.status.caught_up and not app.rebalancing and not recovering(app) and assigned > 0
+    ready = c.status.caught_up and not app.rebalancing and not recovering(app) and bool(assignment)
     return {"ready": ready, "role": c.settings.role, "index_items": len(c.state.index),
             "signal_items": len(c.state.signals.popularity), "model_version": c.state.model_version,
-            "assigned_partitions": assigned, "vectors_caught_up": c.status.vectors_caught_up,
+            "assigned_partitions": len(assignment), "vectors_caught_up": c.status.vectors_caught_up,
             "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app),
             "events_partitions": sorted(tp.partition for tp in assignment if tp.topic == c.settings.topic_events)}
 
 
 def register(c: Components) -> None:
-    """Add /recommendations/{user_id}, /health and /metrics to the app."""
+    """Add /recommendations/{user_id}, /events, /users/{user_id}, /search, /health and /metrics to the app."""
     app = c.app
+    settings = c.settings
 
     @app.page("/recommendations/{user_id}")
-    @app.table_route(table=c.profiles, match_info="user_id")
-    async def recommendations(web, request, user_id: str):
-        try:
-            k = int_param(request.query, "k", c.settings.k, 1, 200)
-        except BadParameter as exc:
-            return web.json({"error": str(exc)}, status=400)
-        raw = c.profiles.get(user_id)
-        profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-        return web.json(c.recommender.recommend(profile, k).to_message())
+    class Recommendations(View):
+        @route_to_key_owner(app, c.profiles, "user_id")
+        async def get(self, request, user_id: str):
+            """The list the user would get now, under the page's filters (?k=&category=&exclude=&in_stock_only=)."""
+            try:
+                k = positive_int(request.query, "k", settings.k, maximum=200)
+                filters = list_filter(request.query)
+            except QueryError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            raw = c.profiles.get(user_id)
+            profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
+            return self.json(c.recommender.recommend(profile, k, filters).to_message())
+
+    @app.page("/users/{user_id}")
+    class Users(View):
+        @route_to_key_owner(app, c.profiles, "user_id")
+        async def delete(self, request, user_id: str):
+            """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
+            if not user_id.strip():
+                return self.json({"error": "user_id must not be empty"}, status=400)
+            request_id = uuid.uuid4().hex
+            waiter = asyncio.get_running_loop().create_future()
+            c.forget_waiters[request_id] = waiter
+            key, value, headers = forget_message(user_id, request_id)
+            await c.topics.events.send(key=key, value=value, headers=headers)
+            try:
+                existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
+            except asyncio.TimeoutError:
+                c.forget_waiters.pop(request_id, None)
+                return self.json({"user_id": user_id, "status": "accepted",
+                                  "detail": "the forget request is queued behind this user's earlier events"},
+                                 status=202)
+            return self.json({"user_id": user_id, "status": "forgotten", "profile_removed": existed})
 
     @app.page("/users/{user_id}/profile")
-    @app.table_route(table=c.profiles, match_info="user_id")
-    async def profile(web, request, user_id: str):
-        """What streamrec keeps about a shopper (their access request; the crash tests compare these)."""
-        raw = c.profiles.get(user_id)
-        if raw is None:
-            return web.json({"error": f"no profile for user {user_id!r}"}, status=404)
-        return web.json(Profile.from_bytes(raw).to_dict())
+    class UserProfile(View):
+        @route_to_key_owner(app, c.profiles, "user_id")
+        async def get(self, request, user_id: str):
+            """What streamrec keeps about a shopper (their access request; the crash tests compare these)."""
+            raw = c.profiles.get(user_id)
+            if raw is None:
+                return self.json({"error": f"no profile for user {user_id!r}"}, status=404)
+            return self.json(Profile.from_bytes(raw).to_dict())
 
     @app.page("/items/{item_id}/signals")
     async def item_signals(web, request, item_id: str):
         """The shop-wide signals of an item as this worker sees them: popularity and strongest neighbours."""
         try:
-            k = int_param(request.query, "k", 20, 1, 1000)
-        except BadParameter as exc:
+            k = positive_int(request.query, "k", 20, maximum=1000)
+        except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         signals = c.state.signals
         neighbours = sorted(signals.neighbours(item_id).items(), key=lambda kv: kv[1], reverse=True)[:k]
@@ -79,12 +97,26 @@ def register(c: Components) -> None:
                          "clock": signals.popularity.clock, "first_seen": signals.first_seen.get(item_id),
                          "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
 
+    @app.page("/events")
+    class Events(View):
+        async def post(self, request):
+            """Publish one event or a JSON array of events to `events`: 202 with their ids, or 400 with reasons."""
+            body = await request.read()
+            try:
+                events = parse_event_batch(body, types=settings.event_weights, now=time.time())
+            except BatchError as exc:
+                return self.json({"error": exc.message, "rejected": exc.rejected}, status=400)
+            for wire in events:
+                await c.topics.events.send(key=wire.key, value=wire.value)
+            c.metrics.http_events_accepted.inc(len(events))
+            return self.json({"accepted": len(events), "event_ids": [w.event.event_id for w in events]}, status=202)
+
     @app.page("/search")
     async def search(web, request):
         """Nearest items to a text (?q=) or to an indexed item (?item_id=): a plain FAISS search."""
         try:
-            k = int_param(request.query, "k", 10, 1, 200)
-        except BadParameter as exc:
+            k = positive_int(request.query, "k", 10, maximum=200)
+        except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         index = c.state.index
         if "item_id" in request.query:
@@ -113,7 +145,8 @@ def register(c: Components) -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        c.metrics.index_items.set(len(c.state.index))
+        if c.settings.role != "encoder":
+            c.metrics.index_items.set(len(c.state.index))
         body, content_type = c.metrics.render()
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})

@@ -9,12 +9,12 @@ from encoders import load_encoder
 from index import set_faiss_threads
 
 from .. import __version__
-from ..core.ranking import Ranker
+from ..core.ranking import FEATURES, Ranker
 from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import housekeeping, web
+from . import housekeeping, sensor, web
 from .agents import aggregator
 from .agents import events as event_agent
 from .agents import items as item_agent
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 def build(settings: Settings, registry: CollectorRegistry | None = None) -> Components:
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
+    ranking = settings.ranking_options()  # first: a bad weights file is reported before minutes of start-up
     encoder = load_encoder(settings.encoder_options())
     ensure_topics_when_reachable(settings)
     set_faiss_threads(settings.faiss_threads)
@@ -41,9 +42,14 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()),
-                              encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
+    log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
+             ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
+    # a list's model_version names the encoder and the blend: lists from two weight files are told apart
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking), encoder,
+                              f"{encoder.version}/{ranking.weights_label}",
+                              observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics)
+    sensor.install(app, metrics)
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
     if settings.role in ("all", "ranker"):

@@ -1,6 +1,7 @@
 """What a ranker is configured with: the feature columns, their blend weights, and list options."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ...errors import ImproperlyConfigured
 
 #: the blend shipped with the package (fitted by `streamrec eval`; docs/evaluation.md)
 PACKAGED_WEIGHTS = Path(__file__).with_name("default_weights.json")
@@ -51,8 +54,19 @@ class RankingWeights:
     @classmethod
     def from_file(cls, path: Path = PACKAGED_WEIGHTS) -> "RankingWeights":
         """Load weights saved as {"weights": {feature: value}} (unknown features are ignored)."""
-        data = json.loads(Path(path).read_text())
-        return cls(**{f: float(v) for f, v in data["weights"].items() if f in FEATURES})
+        return cls.from_json(Path(path).read_bytes())
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "RankingWeights":
+        """Weights from the bytes of a weights file; ValueError when they are not one."""
+        data = json.loads(raw)
+        weights = data.get("weights") if isinstance(data, dict) else None
+        if not isinstance(weights, dict) or not any(f in weights for f in FEATURES):
+            raise ValueError(f'expected {{"weights": {{feature: number}}}} with features among {", ".join(FEATURES)}')
+        values = {f: weights[f] for f in FEATURES if f in weights}
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+            raise ValueError("every weight must be a number")
+        return cls(**{f: float(v) for f, v in values.items()})
 
     @classmethod
     def default(cls) -> "RankingWeights":
@@ -76,7 +90,27 @@ class RankingOptions:
     half_life_seconds: float = 7 * 86400.0  # profile decay (must match the profile updates)
     freshness_half_life_seconds: float = 3 * 86400.0
     weights: RankingWeights = field(default_factory=RankingWeights.default)
+    weights_label: str = "weights:packaged"  # which blend this is; part of each list's model_version
 
     def to_dict(self) -> dict[str, Any]:
         """Options as plain values (recorded in evaluation output)."""
         return asdict(self)
+
+
+def load_weights(path: Path | None) -> tuple[RankingWeights, str]:
+    """The blend in ``path`` (None: the packaged fit) and a label naming it: ``weights:<file stem>@<sha256[:8]>``.
+
+    Raises ImproperlyConfigured with one readable line when the file is missing or is not a weights file.
+    """
+    source = PACKAGED_WEIGHTS if path is None else Path(path).expanduser()
+    if path is None and not source.exists():
+        return RankingWeights(), "weights:hand-set"
+    try:
+        raw = source.read_bytes()
+        weights = RankingWeights.from_json(raw)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"cannot read the weights file {source}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{source} is not a weights file: {exc}") from None
+    name = "packaged" if path is None else source.stem
+    return weights, f"weights:{name}@{hashlib.sha256(raw).hexdigest()[:8]}"

@@ -14,7 +14,7 @@ from index.base import Hit, VectorIndex
 from ..catalogue import Catalogue
 from ..profiles import Profile
 from ..signals import ItemSignals
-from .candidates import candidates
+from .candidates import DEFAULT_FILTER, ListFilter, candidates
 from .diversify import mmr, with_new_items
 from .features import build_basis, feature_matrix, neighbours, recent_items
 from .options import Feature, RankingOptions, RankingWeights
@@ -34,13 +34,14 @@ class Ranker:
         """A ranker over the same index, catalogue and signals with another blend."""
         return Ranker(self.index, self.catalogue, self.signals, replace(self.options, weights=weights))
 
-    def rank(self, profile: Profile, hits: Sequence[Hit], k: int | None = None) -> list[ScoredItem]:
-        """The top-``k`` list (default: options.k) for a profile, given its FAISS hits."""
+    def rank(self, profile: Profile, hits: Sequence[Hit], k: int | None = None,
+             list_filter: ListFilter = DEFAULT_FILTER) -> list[ScoredItem]:
+        """The top-``k`` list (default: options.k) for a profile, given its FAISS hits, under ``list_filter``."""
         k = self.options.k if k is None else k
         opts = self.options
         # neighbour maps are computed once per profile: candidates and collab features both need them
         maps = neighbours(profile, self.signals, opts.collab_window)
-        item_ids = candidates(profile, hits, maps, k, self.index, self.catalogue, self.signals, opts)
+        item_ids = candidates(profile, hits, maps, k, self.index, self.catalogue, self.signals, opts, list_filter)
         if not item_ids:
             return []
         basis = build_basis(profile, self.index, opts)

@@ -1,5 +1,9 @@
 """Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event.
 
+Historical events (`streamrec import` marks them with the ``streamrec-backfill`` header) take the same path in
+the same order — profiles and signals learn from them — but publish no list. Control messages on the same
+topic (``streamrec-control: forget``) remove a shopper (agents/forget.py).
+
 Why a crash at any point neither loses nor doubles anything (docs/reliability.md): Faust commits the
 batch's offsets only after the producer has flushed everything the batch sent, so a crash before that
 redelivers the batch. Then
@@ -26,6 +30,8 @@ from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
+from ..headers import BACKFILL, CONTROL, header
+from . import forget
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,25 @@ def register(c: Components) -> None:
 
 
 async def handle_batch(c: Components, batch) -> None:
-    """Parse, update profiles, rank with one FAISS search, publish in event order. Never raises for one message."""
+    """Parse, update profiles, rank with one FAISS search, publish in event order. Never raises for one message.
+
+    A control message splits the batch: what came before it is applied first, so the order per user holds.
+    """
+    started = time.monotonic()
+    run: list = []
+    for fevent in batch:
+        if header(fevent.message, CONTROL) is not None:
+            await _handle_events(c, run, started)
+            run = []
+            await forget.handle_control(c, fevent)
+        else:
+            run.append(fevent)
+    await _handle_events(c, run, started)
+
+
+async def _handle_events(c: Components, batch, started: float) -> None:
+    if not batch:
+        return
     arrived = time.time()
     accepted = await _parse(c, batch, arrived)
     if not accepted:
@@ -65,11 +89,13 @@ async def handle_batch(c: Components, batch) -> None:
     # one list per event, in event order (the producer keeps order per key)
     metrics = c.metrics
     for outcome in outcomes:
-        rec = outcome.recommendation
         if outcome.duplicate:
             metrics.duplicate_events.inc()
-        else:
+        elif not outcome.event.backfill:
             metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
+        rec = outcome.recommendation
+        if rec is None:  # a historical event: state only
+            continue
         try:
             value = orjson.dumps(rec.to_message())
         except TypeError:  # a bug of ours: lose this list, not the rest of the batch
@@ -82,16 +108,29 @@ async def handle_batch(c: Components, batch) -> None:
             metrics.explanation_violations.inc()
         if rec.cold_start:
             metrics.cold_start_lists.inc()
-        metrics.event_to_recommendation_seconds.observe(time.time() - arrived)
+        metrics.event_to_recommendation_seconds.observe(
+            seconds_since_arrival(fevents[id(outcome.event)].message, started))
+
+
+def seconds_since_arrival(message, batch_started: float) -> float:
+    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts.
+
+    Faust's monitor stamps ``Message.time_in`` (monotonic) as the consumer delivers the message; without
+    that stamp the batch's start is the best bound left.
+    """
+    arrived = getattr(message, "time_in", None)
+    return max(0.0, time.monotonic() - (arrived if arrived else batch_started))
 
 
 async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Event]]:
     """(Faust event, parsed Event) of every usable message; the rest go to the dead letters with a reason."""
+    types = c.settings.event_weights
+    metrics = c.metrics
     accepted = []
     for fevent in batch:
         message = fevent.message
         try:
-            event = parse_event(message.key, message.value, now=message.timestamp or arrived)
+            event = parse_event(message.key, message.value, now=message.timestamp or arrived, types=types)
         except InvalidMessage as exc:
             await send_dead_letter(c, "events", message, exc.reason, exc.detail)
             continue
@@ -99,8 +138,12 @@ async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Eve
             log.exception("event parser failed on %s:%s@%s", message.topic, message.partition, message.offset)
             await send_dead_letter(c, "events", message, "parser_error", f"{type(exc).__name__}: {exc}"[:200])
             continue
-        c.metrics.events_consumed.labels(type=event.type).inc()
-        accepted.append((fevent, replace(event, source=(message.partition, message.offset))))
+        backfill = header(message, BACKFILL) is not None
+        if backfill:
+            metrics.history_events_applied.labels(type=event.type).inc()
+        else:
+            metrics.events_consumed.labels(type=event.type).inc()
+        accepted.append((fevent, replace(event, backfill=backfill, source=(message.partition, message.offset))))
     return accepted
 
 

@@ -1,0 +1,78 @@
+"""Events that arrive outside Kafka (HTTP POST /events, `streamrec import`): validated and made into wire messages.
+
+Each event is checked with the same parser the event agent uses, and gets what the agent would otherwise have to
+invent: an ``event_id`` derived from its content when absent (the same bytes always give the same id, so a
+resent event is recognisable as a duplicate) and, where the caller says so, a ``ts``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..errors import InvalidMessage
+from .records import DEFAULT_EVENT_WEIGHTS, Event, event_from_object, load_object
+
+MAX_BATCH = 10_000  # events in one POST /events body
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    """A validated event and the exact message to publish on `events` (key = user_id)."""
+
+    event: Event
+    key: bytes
+    value: bytes
+
+
+@dataclass
+class BatchError(Exception):
+    """A body that is not one event or a list of valid events; ``rejected`` says which and why."""
+
+    message: str
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def wire_event(data: Mapping[str, Any], *, types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
+               default_ts: float | None = None, require_ts: bool = False) -> WireEvent:
+    """Validate one decoded event; raise InvalidMessage with the agent's reason codes when it is unusable."""
+    if not isinstance(data, Mapping):
+        raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
+    body = dict(data)
+    if body.get("ts") is None:
+        if require_ts:
+            raise InvalidMessage("missing_ts", "a historical event needs its time (ts: epoch seconds or ISO-8601)")
+        if default_ts is not None:
+            body["ts"] = default_ts
+    event = event_from_object(body, now=default_ts, types=types)  # derives an event_id from the content if absent
+    body["event_id"] = event.event_id
+    value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return WireEvent(event, event.user_id.encode(), value)
+
+
+def parse_event_batch(raw: bytes, *, types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
+                      now: float) -> list[WireEvent]:
+    """One JSON event or a JSON array of them, all valid, else BatchError listing every rejected one."""
+    try:
+        data = load_object(raw) if raw.lstrip()[:1] != b"[" else json.loads(raw)
+    except InvalidMessage as exc:
+        raise BatchError(f"the body is not JSON: {exc.detail}") from None
+    except ValueError as exc:
+        raise BatchError(f"the body is not JSON: {str(exc)[:200]}") from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise BatchError("the array holds no events")
+    if len(items) > MAX_BATCH:
+        raise BatchError(f"at most {MAX_BATCH} events per request, got {len(items)}")
+    accepted, rejected = [], []
+    for position, item in enumerate(items):
+        try:
+            accepted.append(wire_event(item, types=types, default_ts=now))
+        except InvalidMessage as exc:
+            rejected.append({"index": position, "reason": exc.reason, "detail": exc.detail})
+    if rejected:
+        raise BatchError(f"{len(rejected)} of {len(items)} events are invalid; none was published", rejected)
+    return accepted

@@ -1,0 +1,53 @@
+"""Forget a shopper: the control message that `DELETE /users/{id}` (or any producer) puts on `events`.
+
+It travels the user's own partition, so it is applied after every earlier event of that user and before
+any later one. Applying it removes the profile row (its vector, history, search texts and categories) from the
+table — a tombstone on the changelog — and publishes a tombstone for the user's key on `recommendations`.
+The item signals (popularity, co-occurrence) are aggregates keyed by item and name no shopper, so nothing of
+the user is left in them to remove.
+"""
+from __future__ import annotations
+
+import json
+import logging
+
+from ..components import Components
+from ..deadletters import send_dead_letter
+from ..faust_compat import bind_event
+from ..headers import CONTROL, FORGET, header
+
+log = logging.getLogger(__name__)
+
+
+def forget_message(user_id: str, request_id: str | None = None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the control message that forgets ``user_id``."""
+    value = {"control": "forget", "user_id": user_id}
+    if request_id:
+        value["request_id"] = request_id
+    return user_id.encode(), json.dumps(value).encode(), [(CONTROL, FORGET)]
+
+
+async def handle_control(c: Components, fevent) -> None:
+    """Apply one control message (only ``forget`` exists); anything else is dead-lettered."""
+    message = fevent.message
+    kind = header(message, CONTROL)
+    try:
+        body = json.loads(message.value) if message.value else {}
+    except ValueError:
+        body = None
+    user_id = (message.key or b"").decode("utf-8", "replace").strip()
+    if kind != FORGET or not isinstance(body, dict) or not user_id or body.get("user_id", user_id) != user_id:
+        await send_dead_letter(c, "events", message, "bad_control",
+                               "a control message needs header streamrec-control: forget, the user_id as key "
+                               "and a JSON object whose user_id (if any) is the key")
+        return
+    bind_event(fevent)  # the table row and its changelog partition are this user's
+    existed = c.profiles.get(user_id) is not None
+    if existed:
+        del c.profiles[user_id]
+    await c.topics.recommendations.send(key=user_id.encode(), value=None)
+    c.metrics.users_forgotten.inc()
+    log.info("forgot user %r (profile %s)", user_id, "removed" if existed else "absent")
+    waiter = c.forget_waiters.pop(str(body.get("request_id")), None)
+    if waiter is not None and not waiter.done():
+        waiter.set_result(existed)
