@@ -211,3 +211,17 @@ def test_load_rejects_a_broken_directory(data, tmp_path):
         load_index(tmp_path)
     with pytest.raises(SnapshotError):
         load_index(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_rows_are_search_cut_per_row(kind, data):
+    ids, x, q = data
+    index = filled(kind, data)
+    index.delete(ids[:100])  # freed ids and (HNSW) tombstones must not show up either
+    limits = [3, 25, 10] * (len(q) // 3) + [1] * (len(q) % 3)
+    rows = index.search_rows(q, limits)
+    full = index.search(q, max(limits))
+    for (found, scores), hits, n in zip(rows, full, limits):
+        assert found == [h.item_id for h in hits[:n]]
+        np.testing.assert_allclose(scores, [h.score for h in hits[:n]], rtol=1e-6)
+    assert index.ids.item_ids([index.ids.get("item-500"), -1]) == ["item-500", None]
