@@ -82,13 +82,15 @@ class Settings(BaseSettings):
     )
 
     # index
-    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
-        "auto", description="auto: exact flat index up to 200k expected items, HNSW above"
+    index_kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq"] = Field(
+        "auto", description="auto: exact flat index up to 200k expected items, HNSW above; ivfpq: compressed "
+        "(product-quantised) for catalogues too large to hold as float32"
     )
     index_expected_items: int = Field(0, ge=0, description="catalogue size the index is shaped for (auto kind, IVF lists)")
     index_use_gpu: Literal["auto", "never", "always"] = "auto"
     index_ef_search: int = Field(IndexOptions.ef_search, ge=1, description="HNSW search beam width (recall vs speed)")
     index_nprobe: int = Field(IndexOptions.nprobe, ge=1, description="IVF lists probed per query (recall vs speed)")
+    index_pq_m: int = Field(IndexOptions.pq_m, ge=1, description="ivfpq: bytes (8-bit codes) per item; must divide the dimension")
     faiss_threads: int | None = Field(
         1, ge=1, description="OpenMP threads per FAISS call; small per-batch searches are fastest on one"
     )
@@ -113,7 +115,7 @@ class Settings(BaseSettings):
     def index_options(self) -> IndexOptions:
         """The vector index's options."""
         return IndexOptions(kind=self.index_kind, use_gpu=self.index_use_gpu, ef_search=self.index_ef_search,
-                            nprobe=self.index_nprobe)
+                            nprobe=self.index_nprobe, pq_m=self.index_pq_m)
 
     def ranking_options(self) -> RankingOptions:
         """The ranker's options (blend weights: the packaged fitted defaults)."""

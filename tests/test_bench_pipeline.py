@@ -72,4 +72,4 @@ def test_hotpath_bench_runs_small(capsys):
     assert main(["bench", "hotpath", "--items", "300", "--light-users", "20", "--loyal-users", "2",
                  "--loyal-history", "30", "--events", "60", "--batch", "16"]) == 0
     out = capsys.readouterr().out
-    assert "loyal / light cost" in out and "µs/event" in out
+    assert "loyal / light cost" in out and "CPU µs/event" in out

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, settings=None) -> int:
     history = shoppers.histories(light, 5, "hl") + shoppers.histories(loyal, args.loyal_history, "hy")
     history = [history[int(i)] for i in shoppers.rng.permutation(len(history))]
     _replay(recommender, history, table, args.batch)
-    print(f"histories: {len(history):,} events in {time.perf_counter() - started:.1f} s")
+    print(f"histories: {len(history):,} events in {time.perf_counter() - started:.1f} s (wall)")
     profiler = None
     if args.profile:
         from pyinstrument import Profiler
@@ -70,10 +70,13 @@ def run(args: argparse.Namespace, settings=None) -> int:
     figures = {}
     for name, users in (("light", light), ("loyal", loyal), ("mixed", light + loyal)):
         batch = shoppers.events(users, args.events, name)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         _replay(recommender, batch, table, args.batch)
-        figures[name] = (time.perf_counter() - t0) / len(batch) * 1e6
-        print(f"{name:6}: {figures[name]:8.0f} µs/event  ({1e6 / figures[name]:,.0f} events/s on one core)")
+        # CPU time is the figure on a shared machine (wall time counts other processes' turns too)
+        figures[name] = (time.process_time() - c0) / len(batch) * 1e6
+        wall = (time.perf_counter() - t0) / len(batch) * 1e6
+        print(f"{name:6}: {figures[name]:8.0f} CPU µs/event  ({1e6 / figures[name]:,.0f} events/s on one core; "
+              f"wall {wall:,.0f} µs/event)")
     print(f"loyal / light cost: {figures['loyal'] / figures['light']:.2f}×")
     if profiler is not None:
         profiler.stop()

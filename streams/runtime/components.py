@@ -33,3 +33,4 @@ class Components:
     recommender: Recommender
     metrics: Metrics
     status: Status = field(default_factory=Status)
+    lists: Any = None  # BatchSender for `recommendations` (batchsend.py), made by worker.build

@@ -19,6 +19,7 @@ from .agents import events as event_agent
 from .agents import items as item_agent
 from .agents import vectors as vector_follower
 from .app import create_app
+from .batchsend import BatchSender
 from .components import Components
 from .kafka import ensure_topics
 
@@ -41,7 +42,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics.index_items.set(len(state.index))
     recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()),
                               encoder, encoder.version, observe_search=metrics.index_search_seconds.observe)
-    c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics)
+    c = Components(settings, app, topics, profiles, encoder, state, recommender, metrics,
+                   lists=BatchSender(app, settings.topic_recommendations))
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
     if settings.role in ("all", "ranker"):

@@ -1,7 +1,6 @@
 """Event agent: fold each micro-batch of shopper events into profiles and publish one explained list per event."""
 from __future__ import annotations
 
-import json
 import time
 
 from ...core.profiles import Profile
@@ -10,6 +9,7 @@ from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
+from ..publish import publish_lists
 
 
 def register(c: Components) -> None:
@@ -58,15 +58,4 @@ async def handle_batch(c: Components, stream, batch) -> None:
     for outcome in outcomes:
         metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
 
-    for outcome in outcomes:
-        rec = outcome.recommendation
-        value = json.dumps(rec.to_message(), separators=(",", ":")).encode()
-        # send() only queues the record; the producer batches and delivers in order per key
-        await c.topics.recommendations.send(key=rec.user_id.encode(), value=value)
-        metrics.recommendations_published.inc()
-        metrics.explanations_checked.inc()
-        if outcome.violations:
-            metrics.explanation_violations.inc()
-        if rec.cold_start:
-            metrics.cold_start_lists.inc()
-        metrics.event_to_recommendation_seconds.observe(time.time() - arrived)
+    await publish_lists(c, outcomes, arrived)  # one producer batch per partition, in event order
