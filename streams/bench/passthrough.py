@@ -58,7 +58,9 @@ def main(argv: list[str]) -> int:
         async for event in stream.events():
             await sink.send(key=event.key, value=event.value)
 
-    faust.Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+    worker = faust.Worker(app, loglevel="warning", quiet=True)
+    worker.spinner = None  # as the streamrec worker does: the spinner turns every debug log call into a record
+    worker.execute_from_commandline()
     return 0
 
 

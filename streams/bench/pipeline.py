@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", type=Path, help="py-spy the worker during the main phase (mixed or MovieLens) "
                         "into this file of collapsed stacks (summarise: python -m streams.bench.profile FILE)")
     parser.add_argument("--profile-idle", action="store_true", help="with --profile: sample waiting threads too")
+    parser.add_argument("--profile-phase", default=None,
+                        help="with --profile: the phase to sample (history, light, loyal, mixed; default mixed or movielens)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,8 +193,10 @@ def _probe(traffic: Traffic, make, timeout: float = 240.0) -> None:
 def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int], console: Console) -> list[Phase]:
     phases = []
 
-    def burst(name: str, batch: list[Message], what: str, profile: Path | None = None) -> Phase:
+    def burst(name: str, batch: list[Message], what: str) -> Phase:
         cpu = CpuWindow(pids)
+        wanted = args.profile_phase or ("movielens" if "replay" in messages else "mixed")
+        profile = args.profile if name == wanted else None
         with console.status(f"{what}: {len(batch):,} events at full speed…"), \
                 sampling(pids["worker"], profile, args.profile_idle):
             cpu.start(time.time())
@@ -210,12 +214,12 @@ def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int],
            Message(b"probe", json.dumps({"event_id": f"probe-{n}", "user_id": "probe", "type": "view",
                                           "item_id": messages["items"][0][0]}).encode(), f"probe-{n}"))
     if "replay" in messages:
-        burst("movielens", messages["replay"], "MovieLens-100K replay", args.profile)
+        burst("movielens", messages["replay"], "MovieLens-100K replay")
         return phases
     burst("history", messages["history"], "building histories (light and loyal shoppers interleaved)")
     burst("light", messages["light"], f"light shoppers only (~{args.light_history} past events)")
     burst("loyal", messages["loyal"], f"loyal shoppers only (~{args.loyal_history}+ past events)")
-    full = burst("mixed", messages["mixed"], "mixed shoppers", args.profile)
+    full = burst("mixed", messages["mixed"], "mixed shoppers")
     for n, fraction in enumerate(messages["rates"]):
         rate = max(1.0, fraction * full.sustained_per_s)
         batch = shoppers.events(messages["users"], int(rate * args.rate_seconds), f"r{n}")

@@ -142,8 +142,7 @@ def feature_matrix(profile: Profile, basis: Basis, item_ids: Sequence[str], vect
     if need[Feature.FRESHNESS] and n:
         now = max(profile.updated_at, signals.popularity.clock)
         first = np.fromiter(map(signals.first_seen.get, item_ids, repeat(np.nan)), dtype=np.float64, count=n)
-        age = now - first
-        with np.errstate(invalid="ignore"):
-            fresh = np.where(age <= 0, 1.0, np.power(0.5, age / options.freshness_half_life_seconds))
+        age = now - first  # NaN for items without a first-seen time: they get 0 (no np.errstate: it costs more)
+        fresh = np.where(age <= 0, 1.0, np.power(0.5, age / options.freshness_half_life_seconds))
         feats[:, Feature.FRESHNESS] = np.where(np.isnan(first), 0.0, fresh)
     return Features(feats, collab_parts, sims, popularity)

@@ -83,55 +83,71 @@ def list_reasons(item_ids: Sequence[str], feats: np.ndarray, weights: np.ndarray
         explained = [0.0] * len(rows)
         top = top_parts = top_sims = [[] for _ in rows]
     out = []
+    w_collab, w_pop, w_cat, w_fresh = w[Feature.COLLAB], w[Feature.POPULARITY], w[Feature.CATEGORY], w[Feature.FRESHNESS]
     for n, (item_id, row) in enumerate(zip(item_ids, rows)):
-        reasons: list[Reason] = []
+        # (weight, code, what the evidence is built from): only the reasons that are shown become objects
+        entries: list[tuple[float, ReasonCode | None, Any]] = []
         dropped_weight, dropped_count = 0.0, 0
         if row[Feature.CONTENT] and w_content:
-            for g, part, similarity in zip(top[n], top_parts[n], top_sims[n]):
-                label = basis.group_labels[g]
-                evidence = {k: v for k, v in label.items() if k != "code"}
-                code = _CODES[label["code"]]
-                if code is ReasonCode.SIMILAR_TO_ITEM:
-                    evidence["title"] = catalogue.title(label["item_id"])
-                    evidence["similarity"] = round(similarity, 4)
-                reasons.append(Reason(code, w_content * part, evidence))
+            entries += [(w_content * part, None, (g, similarity))
+                        for g, part, similarity in zip(top[n], top_parts[n], top_sims[n])]
             dropped_count = groups - len(top[n])
             dropped_weight = w_content * (explained[n] - sum(top_parts[n]))
             residual = row[Feature.CONTENT] - explained[n]
             if abs(residual) > 1e-6:  # interactions older than the kept history still shape the vector
-                reasons.append(Reason(ReasonCode.EARLIER_ACTIVITY, w_content * residual, {}))
-        w_collab = w[Feature.COLLAB]
+                entries.append((w_content * residual, ReasonCode.EARLIER_ACTIVITY, None))
         if row[Feature.COLLAB] and w_collab:
-            for (recent_id, _, _), part, cosine in zip(basis.recent, collab_parts[n].tolist(), collab_sims[n].tolist()):
-                if part:
-                    reasons.append(Reason(ReasonCode.CO_INTERACTED, w_collab * part, {
-                        "item_id": recent_id,
-                        "title": catalogue.title(recent_id),
-                        "cooccurrence": round(cosine, 4),  # the cosine the collab feature summed
-                    }))
-        popularity, w_pop = row[Feature.POPULARITY], w[Feature.POPULARITY]
-        if popularity and w_pop:
-            reasons.append(Reason(ReasonCode.TRENDING, w_pop * popularity, {
-                "popularity": round(popularity, 4), "category": catalogue.category(item_id)}))
-        affinity, w_cat = row[Feature.CATEGORY], w[Feature.CATEGORY]
-        if affinity and w_cat:
-            reasons.append(Reason(ReasonCode.CATEGORY_AFFINITY, w_cat * affinity, {
-                "category": catalogue.category(item_id), "affinity": round(affinity, 4)}))
-        freshness, w_fresh = row[Feature.FRESHNESS], w[Feature.FRESHNESS]
-        if freshness and w_fresh:
-            reasons.append(Reason(ReasonCode.NEW_ARRIVAL, w_fresh * freshness, {"freshness": round(freshness, 4)}))
-        out.append(_fold_rest(reasons, dropped_weight, dropped_count))
+            entries += [(w_collab * part, ReasonCode.CO_INTERACTED, (recent_id, cosine))
+                        for (recent_id, _, _), part, cosine in zip(basis.recent, collab_parts[n].tolist(),
+                                                                   collab_sims[n].tolist()) if part]
+        if row[Feature.POPULARITY] and w_pop:
+            entries.append((w_pop * row[Feature.POPULARITY], ReasonCode.TRENDING, row[Feature.POPULARITY]))
+        if row[Feature.CATEGORY] and w_cat:
+            entries.append((w_cat * row[Feature.CATEGORY], ReasonCode.CATEGORY_AFFINITY, row[Feature.CATEGORY]))
+        if row[Feature.FRESHNESS] and w_fresh:
+            entries.append((w_fresh * row[Feature.FRESHNESS], ReasonCode.NEW_ARRIVAL, row[Feature.FRESHNESS]))
+        out.append(_fold_rest(entries, dropped_weight, dropped_count, item_id, basis, catalogue))
     return out
 
 
-def _fold_rest(reasons: list[Reason], dropped_weight: float, dropped_count: int) -> tuple[Reason, ...]:
+def _fold_rest(entries: list, dropped_weight: float, dropped_count: int, item_id: str, basis: Basis,
+               catalogue: Catalogue) -> tuple[Reason, ...]:
     """The strongest reasons first; beyond MAX_REASONS the rest become one "other" reason (same total)."""
-    reasons.sort(key=lambda r: abs(r.weight), reverse=True)
-    if len(reasons) + dropped_count > MAX_REASONS:
-        rest = sum(r.weight for r in reasons[MAX_REASONS - 1:]) + dropped_weight
-        count = len(reasons) - MAX_REASONS + 1 + dropped_count
-        reasons = reasons[: MAX_REASONS - 1] + [Reason(ReasonCode.OTHER, rest, {"count": count})]
-    return tuple(reasons)
+    entries.sort(key=lambda e: abs(e[0]), reverse=True)
+    other = None
+    if len(entries) + dropped_count > MAX_REASONS:
+        rest = sum(e[0] for e in entries[MAX_REASONS - 1:]) + dropped_weight
+        count = len(entries) - MAX_REASONS + 1 + dropped_count
+        entries = entries[: MAX_REASONS - 1]
+        other = Reason(ReasonCode.OTHER, rest, {"count": count})
+    reasons = [_reason(weight, code, data, item_id, basis, catalogue) for weight, code, data in entries]
+    return tuple(reasons) if other is None else (*reasons, other)
+
+
+def _reason(weight: float, code: ReasonCode | None, data: Any, item_id: str, basis: Basis,
+            catalogue: Catalogue) -> Reason:
+    """One shown reason with its evidence (code None: a content part, whose code its label carries)."""
+    if code is None:
+        g, similarity = data
+        label = basis.group_labels[g]
+        evidence = {k: v for k, v in label.items() if k != "code"}
+        code = _CODES[label["code"]]
+        if code is ReasonCode.SIMILAR_TO_ITEM:
+            evidence["title"] = catalogue.title(label["item_id"])
+            evidence["similarity"] = round(similarity, 4)
+        return Reason(code, weight, evidence)
+    if code is ReasonCode.CO_INTERACTED:
+        recent_id, cosine = data
+        # the cosine the collab feature summed
+        return Reason(code, weight, {"item_id": recent_id, "title": catalogue.title(recent_id),
+                                     "cooccurrence": round(cosine, 4)})
+    if code is ReasonCode.TRENDING:
+        return Reason(code, weight, {"popularity": round(data, 4), "category": catalogue.category(item_id)})
+    if code is ReasonCode.CATEGORY_AFFINITY:
+        return Reason(code, weight, {"category": catalogue.category(item_id), "affinity": round(data, 4)})
+    if code is ReasonCode.NEW_ARRIVAL:
+        return Reason(code, weight, {"freshness": round(data, 4)})
+    return Reason(code, weight, {})
 
 
 def cited_items(reasons: Sequence[Reason]) -> set[str]:
