@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=20000,
                         help="distinct shoppers behind the background events (default 20000)")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between new items (default 0.1)")
+    parser.add_argument("--encoder-process", action="store_true",
+                        help="embed items in a worker process of their own (role encoder, own consumer group) "
+                             "beside a ranker (role ranker), instead of one worker with role all")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--plot", type=Path, help="write a latency histogram PNG here")
 
@@ -35,11 +38,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-fresh-"))
     broker = LocalBroker.start(log_path=workdir / "broker.log")
-    worker = WorkerProcess.start(broker.url, workdir / "worker", env={"STREAMREC_LOG_LEVEL": "warning"})
+    quiet = {"STREAMREC_LOG_LEVEL": "warning"}
+    if args.encoder_process:
+        # the item path in a process of its own: items never queue behind a backlog of events
+        encoder = WorkerProcess.start(broker.url, workdir / "encoder", env={
+            **quiet, "STREAMREC_ROLE": "encoder", "STREAMREC_APP_ID": "streamrec-encoder"})
+        worker = WorkerProcess.start(broker.url, workdir / "worker", env={**quiet, "STREAMREC_ROLE": "ranker"})
+        processes = [encoder, worker]
+    else:
+        worker = WorkerProcess.start(broker.url, workdir / "worker", env=quiet)
+        processes = [worker]
     stop = threading.Event()
     try:
         with console.status("starting the worker…"):
-            worker.wait_ready(timeout=180)
+            for process in processes:
+                process.wait_ready(timeout=180)
         items = sample.catalogue(per_category=args.catalogue)
         publish(broker.bootstrap, "items", [(i["item_id"], i) for i in items])
         with console.status(f"indexing {len(items)} products…"):
@@ -79,7 +92,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         stop.set()
-        worker.stop()
+        for process in processes:
+            process.stop()
         broker.stop()
 
 
@@ -140,6 +154,7 @@ def _figures(latencies: list[float], args, settings: Settings) -> dict:
         "n": len(ms), "users": args.users, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()), "mean_ms": float(ms.mean()), "event_rate": args.event_rate,
         "fetch_max_wait_ms": settings.fetch_max_wait_ms, "item_batch_within_s": settings.item_batch_within,
+        "encoder_process": bool(getattr(args, "encoder_process", False)),
     }
 
 
