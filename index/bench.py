@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=384, help="vector dimension (all-MiniLM-L6-v2: 384)")
     parser.add_argument("--queries", type=int, default=1000, help="queries per measurement (batch search)")
     parser.add_argument("--single", type=int, default=100, help="queries timed one by one for p50/p99 latency")
-    parser.add_argument("--kinds", default="flat,hnsw,ivf,ivfpq", help="comma-separated index kinds")
+    parser.add_argument("--kinds", default="flat,hnsw,ivf,ivfpq,ivfsq", help="comma-separated index kinds")
     parser.add_argument("--hnsw-max-items", type=int, default=None,
                         help="skip HNSW above this size (its build is the slow part on small machines)")
     parser.add_argument("--ef-search", type=int, default=None, help="override HNSW ef_search")
@@ -198,6 +198,8 @@ def _tunables(index) -> dict:
         return {"m": options.m, "ef_construction": options.ef_construction, "ef_search": options.ef_search}
     if index.kind == "ivf":  # an untrained IVF index is still answering from its exact buffer
         return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "trained": index.trained}
+    if index.kind == "ivfsq":
+        return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "sq": "8bit", "trained": index.trained}
     if index.kind == "ivfpq":
         return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "pq_m": options.pq_m,
                 "pq_bits": options.pq_bits, "trained": index.trained}

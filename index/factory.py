@@ -13,6 +13,8 @@ Which kind ("auto" decides by expected catalogue size):
 - ivfpq: IVF whose lists hold product-quantised codes (pq_m bytes per item at 8 bits, 48 for 384-d:
   ~30x smaller than float32) for catalogues a worker could not hold otherwise; approximate scores and
   vectors, needs training like ivf. Chosen explicitly only.
+- ivfsq: IVF over 8-bit scalar-quantised vectors (dim bytes per item, 4x smaller than float32) with
+  recall close to ivf's: the middle ground. Chosen explicitly only.
 """
 from __future__ import annotations
 
@@ -22,18 +24,18 @@ from .base import VectorIndex
 from .errors import SnapshotError
 from .flat import FlatIndex, IdMappedIndex, read_meta
 from .hnsw import HNSWIndex
-from .ivf import IVFIndex, IVFPQIndex
+from .ivf import IVFIndex, IVFPQIndex, IVFSQIndex
 from .options import IndexOptions
 
 #: kind name → implementation (an immutable lookup table, not a registry anyone adds to)
 KIND_CLASSES: dict[str, type[IdMappedIndex]] = {"flat": FlatIndex, "hnsw": HNSWIndex, "ivf": IVFIndex,
-                                                "ivfpq": IVFPQIndex}
+                                                "ivfpq": IVFPQIndex, "ivfsq": IVFSQIndex}
 
 
 def build_index(options: IndexOptions, dim: int, expected_items: int = 0) -> VectorIndex:
     """A new, empty index of the kind ``options`` resolve to for ``expected_items`` items."""
     kind = options.resolved_kind(expected_items)
-    if kind in ("ivf", "ivfpq"):
+    if kind in ("ivf", "ivfpq", "ivfsq"):
         return KIND_CLASSES[kind](dim, options, expected_items=expected_items)
     return KIND_CLASSES[kind](dim, options, options.to_faiss_index(dim, kind, expected_items))
 

@@ -8,7 +8,7 @@ import faiss
 
 from .errors import IndexConfigError
 
-KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq")
+KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq")
 GPU_MODES = ("auto", "never", "always")
 
 #: faiss's k-means warns below 39 training points per centroid: centroids trained on fewer are noisy.
@@ -113,7 +113,14 @@ class IndexOptions:
             ivf.nprobe = min(self.nprobe, nlist)
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # as for ivf: reconstruct and remove by id
             return ivf
-        raise IndexConfigError(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw, ivf or ivfpq")
+        if kind == "ivfsq":
+            nlist = self.nlist_for(expected_items)
+            ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                faiss.METRIC_INNER_PRODUCT)
+            ivf.nprobe = min(self.nprobe, nlist)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            return ivf
+        raise IndexConfigError(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw, ivf, ivfpq or ivfsq")
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (stored beside a saved index)."""

@@ -82,9 +82,9 @@ class Settings(BaseSettings):
     )
 
     # index
-    index_kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq"] = Field(
-        "auto", description="auto: exact flat index up to 200k expected items, HNSW above; ivfpq: compressed "
-        "(product-quantised) for catalogues too large to hold as float32"
+    index_kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"] = Field(
+        "auto", description="auto: exact flat index up to 200k expected items, HNSW above; ivfpq / ivfsq: compressed "
+        "(product / 8-bit scalar quantised) for catalogues too large to hold as float32"
     )
     index_expected_items: int = Field(0, ge=0, description="catalogue size the index is shaped for (auto kind, IVF lists)")
     index_use_gpu: Literal["auto", "never", "always"] = "auto"

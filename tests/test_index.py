@@ -260,3 +260,17 @@ def test_ivfpq_trains_compresses_and_searches_close_to_exact(tmp_path, one_faiss
     assert [h.item_id for h in again.search(q[:3], K)[0]] == [h.item_id for h in index.search(q[:3], K)[0]]
     with pytest.raises(IndexConfigError):
         build_index(IndexOptions(kind="ivfpq", pq_m=5), DIM)  # 5 does not divide 32
+
+
+def test_ivfsq_keeps_one_byte_per_dimension_and_ivf_recall(data, tmp_path, one_faiss_thread):
+    from index.ivf import IVFSQIndex
+
+    ids, x, q = data
+    index = build_index(IndexOptions(kind="ivfsq", use_gpu="never", nlist=16, nprobe=8), DIM)
+    index.upsert(ids, x)
+    assert isinstance(index, IVFSQIndex) and index.trained and index.faiss_index.code_size == DIM
+    assert recall(index.search(q, K), exact_top(x, ids, q, K)) >= 0.95
+    np.testing.assert_allclose(index.vectors(["item-3"])[0], x[3], atol=0.02)
+    index.delete(ids[:5])
+    index.save(tmp_path)
+    assert isinstance(load_index(tmp_path), IVFSQIndex) and len(load_index(tmp_path)) == N - 5

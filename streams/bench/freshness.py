@@ -134,6 +134,8 @@ def _wait_searchable(worker: WorkerProcess, item_id: str, timeout: float = 30.0)
     """Poll a real FAISS search seeded with the item until it returns the item (every 10 ms).
 
     Faster polling would itself load the worker's event loop; 10 ms bounds the timing error at +10 ms.
+    A worker past its capacity may not answer a poll within 2 s: that poll counts as "not yet". After
+    ``timeout`` seconds the time then is returned (the figure is a lower bound, and the run is past capacity).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -141,10 +143,10 @@ def _wait_searchable(worker: WorkerProcess, item_id: str, timeout: float = 30.0)
             hits = worker.get_json(f"/search?item_id={item_id}&k=1", timeout=2)["hits"]
             if hits and hits[0]["item_id"] == item_id:
                 return time.time()
-        except urllib.error.HTTPError:
+        except (urllib.error.URLError, TimeoutError, OSError):  # 404 until indexed; a busy worker times out
             pass
         time.sleep(0.01)
-    raise TimeoutError(f"{item_id} never became searchable")
+    return time.time()
 
 
 def _figures(latencies: list[float], args, settings: Settings) -> dict:

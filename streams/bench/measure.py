@@ -26,6 +26,9 @@ class Phase:
     max_ms: float | None = None
     past_capacity: bool = False
     cpu: dict[str, float] = field(default_factory=dict)  # cores busy per process over the phase
+    # CPU ms the worker (or the pass-through agent) spent per output: the cost of one event, which a
+    # shared machine's load does not change the way it changes a rate
+    cpu_ms_per_event: float | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready."""
@@ -59,3 +62,10 @@ def summarise(name: str, traffic: Traffic, event_ids: Sequence[str], produce_s: 
         first, last = np.median(ms[order[:quarter]]), np.median(ms[order[-quarter:]])
         phase.past_capacity = bool(len(pairs) < 0.99 * len(event_ids) or last > 2 * first + 100.0)
     return phase
+
+
+def cpu_cost(phase: Phase, cpu_seconds: dict[str, float] | None, process: str) -> None:
+    """Fill ``phase.cpu_ms_per_event`` from the CPU seconds the ``process`` processes ("worker", "worker-1", …) used."""
+    if cpu_seconds and phase.arrived:
+        used = sum(v for name, v in cpu_seconds.items() if name == process or name.startswith(process + "-"))
+        phase.cpu_ms_per_event = round(used / phase.arrived * 1000.0, 3)

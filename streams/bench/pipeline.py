@@ -21,10 +21,10 @@ from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
 from ..runtime.kafka import ensure_topics
 from ..settings import Settings
 from . import passthrough, report
-from .measure import Phase, summarise
+from .measure import Phase, cpu_cost, summarise
 from .profile import sampling
 from .procstat import CpuWindow, machine_load, memory_bytes
-from .traffic import Message, Traffic
+from .traffic import Message, Traffic, produce_all
 from .workload import Shoppers, movielens_messages, synthetic_catalogue, vector_records
 
 PT_IN, PT_OUT = "bench-passthrough-in", "bench-passthrough-out"
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         info = _load_catalogue(args, broker, workers, messages, console)
         traffic = Traffic(broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
         try:
-            pids = {"worker": workers[0].process.pid, "broker": broker.process.pid, "bench": os.getpid()}
+            pids = {"worker": workers[0].process.pid, "broker": broker.process.pid, "bench": os.getpid(),
+                    **{f"worker-{n}": w.process.pid for n, w in enumerate(workers[1:], start=1)}}
             phases += _worker_phases(args, traffic, messages, pids, console)
         finally:
             traffic.close()
@@ -140,6 +141,7 @@ def _passthrough(broker: LocalBroker, workdir: Path, messages: list[Message], co
             traffic.wait_for([m.event_id for m in messages], timeout=600)
             phase = summarise("passthrough", traffic, [m.event_id for m in messages], produce_s)
             phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "passthrough")
         console.print(f"bare Faust pass-through: {phase.sustained_per_s:,.0f} msg/s sustained "
                       f"({phase.arrived:,} of {phase.sent:,} forwarded)")
         return phase
@@ -167,7 +169,7 @@ def _load_catalogue(args, broker: LocalBroker, workers: list[WorkerProcess], mes
     else:
         records = vector_records(messages["catalogue"], health["model_version"], dim=384)
         with console.status(f"publishing {args.items:,} item vectors…"):
-            count = publish(broker.bootstrap, "item-vectors", records)
+            count = produce_all(broker.bootstrap, "item-vectors", records)
     with console.status(f"indexing {count:,} items…"):
         for worker in workers:
             wait_for(lambda w=worker: w.get_json("/health")["index_items"] >= count, timeout=1800, interval=1.0,
@@ -204,8 +206,10 @@ def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int],
             traffic.wait_for([m.event_id for m in batch], timeout=3600, idle=60)
             phase = summarise(name, traffic, [m.event_id for m in batch], produce_s)
             phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "worker")
         console.print(f"{what}: {phase.sustained_per_s:,.0f} lists/s sustained, {phase.whole_per_s:,.0f}/s over the "
-                      f"whole phase ({phase.arrived:,} of {phase.sent:,} lists; worker CPU {phase.cpu.get('worker', 0):.2f} cores)")
+                      f"whole phase ({phase.arrived:,} of {phase.sent:,} lists; worker CPU {phase.cpu.get('worker', 0):.2f} "
+                      f"cores, {phase.cpu_ms_per_event or 0:.2f} CPU ms per event)")
         phases.append(phase)
         return phase
 
@@ -230,6 +234,7 @@ def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int],
             traffic.wait_for([m.event_id for m in batch], timeout=600, idle=30)
             phase = summarise(f"rate {fraction:g}", traffic, [m.event_id for m in batch], produce_s, rate)
             phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "worker")
         flag = "  [bold red]past capacity: a queue, not the worker[/]" if phase.past_capacity else ""
         console.print(f"offered {rate:,.0f}/s ({fraction:g}× max): event → list p50 {phase.p50_ms:.1f} ms, "
                       f"p95 {phase.p95_ms:.1f} ms, p99 {phase.p99_ms:.1f} ms{flag}")

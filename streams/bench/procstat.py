@@ -39,6 +39,7 @@ class CpuWindow:
     pids: dict[str, int]
     _cpu0: dict[str, float] | None = None
     _t0: float = 0.0
+    seconds: dict[str, float] | None = None  # CPU seconds each process used in the window (after stop)
 
     def start(self, now: float) -> None:
         """Remember each process's CPU time now."""
@@ -47,9 +48,9 @@ class CpuWindow:
 
     def stop(self, now: float) -> dict[str, float]:
         """Cores each process kept busy since :meth:`start` (1.0 = one full core)."""
+        self.seconds = {name: cpu_seconds(pid) - (self._cpu0 or {}).get(name, 0.0) for name, pid in self.pids.items()}
         span = max(now - self._t0, 1e-9)
-        return {name: round((cpu_seconds(pid) - (self._cpu0 or {}).get(name, 0.0)) / span, 3)
-                for name, pid in self.pids.items()}
+        return {name: round(used / span, 3) for name, used in self.seconds.items()}
 
 
 def machine_load() -> tuple[float, float, float]:

@@ -24,10 +24,15 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
     }
     if "movielens" in by_name:
         headline["movielens_whole_replay_per_s"] = round(by_name["movielens"].whole_per_s, 1)
+    if yardstick and by_name["passthrough"].cpu_ms_per_event and main.cpu_ms_per_event:
+        # the same comparison in CPU per message: what each costs, whatever share of the cores it got
+        headline["cpu_ratio"] = round(by_name["passthrough"].cpu_ms_per_event / main.cpu_ms_per_event, 3)
     if "light" in by_name and "loyal" in by_name:
         light, loyal = by_name["light"].sustained_per_s, by_name["loyal"].sustained_per_s
         # cost per event is 1 / rate: how many times dearer an event of a loyal shopper is
         headline["loyal_over_light_cost"] = round(light / loyal, 3) if loyal else None
+        if by_name["light"].cpu_ms_per_event and by_name["loyal"].cpu_ms_per_event:
+            headline["loyal_over_light_cpu"] = round(by_name["loyal"].cpu_ms_per_event / by_name["light"].cpu_ms_per_event, 3)
     half = next((p for p in phases if p.name == "rate 0.5"), None)
     if half is not None:
         headline["half_rate_p99_ms"] = round(half.p99_ms or 0.0, 1)
@@ -69,13 +74,17 @@ def print_result(console: Console, res: dict) -> None:
     console.print(f"[bold]worker {h['worker_events_per_s']:,.0f} events/s vs bare Faust pass-through "
                   f"{h['passthrough_msgs_per_s']:,.0f} msg/s: {h['ratio']:.2f}×[/]  (worker RSS {res['worker_rss_mb']:.0f} MB, "
                   f"peak {res['worker_peak_rss_mb']:.0f} MB)")
+    if "cpu_ratio" in h:
+        console.print(f"in CPU per message (load-independent): the pass-through spends {h['cpu_ratio']:.2f}× what the worker "
+                      "spends per event")
     if "loyal_over_light_cost" in h:
-        console.print(f"cost of an event of a loyal shopper / a light one: {h['loyal_over_light_cost']:.2f}×")
+        console.print(f"cost of an event of a loyal shopper / a light one: {h['loyal_over_light_cost']:.2f}× by rate, "
+                      f"{h.get('loyal_over_light_cpu', float('nan')):.2f}× by worker CPU per event")
     console.print("Markdown row:\n" + markdown_row(res))
 
 
 def markdown_row(res: dict) -> str:
-    """| when | commit | workload | items | index | workers | pass-through | worker | ratio | loyal/light | p50/p95/p99 @½ | CPU | RSS | load |"""
+    """| when | commit | workload | items | index | workers | pass-through | worker | ratio (CPU ratio) | loyal/light (CPU) | p50/p95/p99 @½ | CPU | RSS | load |"""
     h = res["headline"]
     by_name = {p["name"]: p for p in res["phases"]}
     half = by_name.get("rate 0.5")
@@ -84,7 +93,9 @@ def markdown_row(res: dict) -> str:
     main = by_name.get("mixed") or by_name.get("movielens")
     cells = [res["when"], res["commit"], res["workload"], f"{res['items']:,}", res["settings"]["index_kind"],
              str(res["workers"]), f"{h['passthrough_msgs_per_s']:,.0f}", f"{h['worker_events_per_s']:,.0f}",
-             f"**{h['ratio']:.2f}×**", f"{h.get('loyal_over_light_cost', float('nan')):.2f}×" if "loyal_over_light_cost" in h else "–",
+             f"**{h['ratio']:.2f}×** (CPU {h.get('cpu_ratio', float('nan')):.2f}×)",
+             (f"{h['loyal_over_light_cost']:.2f}× (CPU {h.get('loyal_over_light_cpu', float('nan')):.2f}×)"
+              if "loyal_over_light_cost" in h else "–"),
              latency, f"{main['cpu'].get('worker', 0):.2f}", f"{res['worker_peak_rss_mb']:.0f} MB", res["machine"].split("load average ")[1]]
     return "| " + " | ".join(cells) + " |"
 

@@ -180,3 +180,25 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
         await force_metadata_update(consumer)
         await asyncio.sleep(0.1)
     raise RuntimeError(f"topic {topic} has no partitions")
+
+
+def produce_all(bootstrap: str, topic: str, records) -> int:
+    """Produce (key, value bytes) records with aiokafka and wait until all are delivered; return the count.
+
+    For the catalogue: 10^5 vector records are 200 MB, past what kafka-python flushes in its 30 s here.
+    """
+    async def run() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1024 * 1024,
+                                    max_request_size=8 * 1024 * 1024, acks=1)
+        await producer.start()
+        count = 0
+        try:
+            for key, value in records:
+                await producer.send(topic, value, key=key.encode())
+                count += 1
+            await producer.flush()
+        finally:
+            await producer.stop()
+        return count
+
+    return asyncio.run(run())
