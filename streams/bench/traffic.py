@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from ..runtime.faust_compat import force_metadata_update
+from ..runtime.agents.vectors import topic_partitions
 
 #: the event id inside a list (``"trigger_event_id":"…"``) or inside a forwarded event (``"event_id":"…"``)
 _EVENT_ID = re.compile(rb'"(?:trigger_)?event_id":\s*"([^"]*)"')
@@ -118,7 +118,7 @@ class Traffic:
                                     auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_max_wait_ms,
                                     max_partition_fetch_bytes=4 * 1024 * 1024)
         await consumer.start()
-        partitions = await _partitions(consumer, self.out_topic)
+        partitions = await topic_partitions(consumer, self.out_topic)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         self._reader = asyncio.create_task(self._read(consumer))
@@ -170,16 +170,6 @@ class Traffic:
             await asyncio.sleep(0.002)
         await producer.flush()
         return time.perf_counter() - started
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
-    for _ in range(300):
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return [TopicPartition(topic, p) for p in sorted(found)]
-        await force_metadata_update(consumer)
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"topic {topic} has no partitions")
 
 
 def produce_all(bootstrap: str, topic: str, records) -> int:

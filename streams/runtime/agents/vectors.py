@@ -43,7 +43,7 @@ async def follow(c: Components) -> None:
     )
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topic)
+        partitions = await topic_partitions(consumer, topic)
         consumer.assign(partitions)
         for tp in partitions:
             offset = c.state.offsets.get(f"{tp.topic}:{tp.partition}")
@@ -63,7 +63,8 @@ async def follow(c: Components) -> None:
         await consumer.stop()
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` for an assign-mode aiokafka consumer, once its metadata is known."""
     for _ in range(600):  # the topic is created before the app starts; metadata may lag a little
         found = consumer.partitions_for_topic(topic)
         if found:
