@@ -42,3 +42,4 @@ class Components:
     status: Status = field(default_factory=Status)
     # DELETE /users/{id} waits here (request id → future) until the event agent has applied its control message
     forget_waiters: dict[str, Any] = field(default_factory=dict)
+    lists: Any = None  # BatchSender for `recommendations` (batchsend.py), made by worker.build

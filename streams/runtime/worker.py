@@ -6,6 +6,7 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from encoders import load_encoder
+from encoders.cache import CachedEncoder
 from index import set_faiss_threads
 
 from .. import __version__
@@ -21,6 +22,7 @@ from .agents import items as item_agent
 from .agents import signals as signal_follower
 from .agents import vectors as vector_follower
 from .app import create_app
+from .batchsend import BatchSender
 from .components import Components
 from .kafka import ensure_topics_when_reachable
 
@@ -44,11 +46,13 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics.index_items.set(len(state.index))
     log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
              ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
-    # a list's model_version names the encoder and the blend: lists from two weight files are told apart
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking), encoder,
+    # a list's model_version names the encoder and the blend: lists from two weight files are told apart;
+    # search queries repeat: the ranker's query encoder keeps the last 10,000 distinct ones
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking), CachedEncoder(encoder),
                               f"{encoder.version}/{ranking.weights_label}",
                               observe_search=metrics.index_search_seconds.observe)
-    c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics)
+    c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics,
+                   lists=BatchSender(app, settings.topic_recommendations))
     sensor.install(app, metrics)
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
@@ -71,5 +75,8 @@ def run(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
+    # At log level warning or above Faust's terminal spinner sets the root logger to DEBUG, so every
+    # aiokafka/Faust debug call builds a LogRecord (~4% of the event agent's time in the pipeline bench)
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0
