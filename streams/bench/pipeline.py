@@ -17,15 +17,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
+from ..local.cluster import LocalBroker, WorkerProcess
 from ..runtime.kafka import ensure_topics
 from ..settings import Settings
-from . import passthrough, report
+from . import passthrough, report, stage
 from .measure import Phase, cpu_cost, summarise
 from .procstat import CpuWindow, machine_load, memory_bytes
 from .profile import sampling
-from .traffic import Message, Traffic, produce_all
-from .workload import Shoppers, movielens_messages, synthetic_catalogue, vector_records
+from .traffic import Message, Traffic
+from .workload import Shoppers, movielens_messages, synthetic_catalogue
 
 PT_IN, PT_OUT = "bench-passthrough-in", "bench-passthrough-out"
 
@@ -69,8 +69,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         messages = _workload(args, console)
         phases.append(_passthrough(broker, workdir, messages["passthrough"], console))
-        workers = _start_workers(args, broker, workdir, console)
-        info = _load_catalogue(args, broker, workers, messages, console)
+        workers = stage.start_workers(args.workers, broker, workdir, console)
+        if "items" in messages:
+            info = stage.load_catalogue(broker, workers, console, items=messages["items"])
+        else:
+            info = stage.load_catalogue(broker, workers, console, catalogue=messages["catalogue"])
         traffic = Traffic(broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
         try:
             pids = {"worker": workers[0].process.pid, "broker": broker.process.pid, "bench": os.getpid(),
@@ -133,7 +136,7 @@ def _passthrough(broker: LocalBroker, workdir: Path, messages: list[Message], co
     traffic = Traffic(broker.bootstrap, PT_IN, PT_OUT).start()
     try:
         with console.status("starting the bare Faust pass-through agent…"):
-            _probe(traffic, lambda n: Message(b"probe", json.dumps({"event_id": f"ptprobe-{n}"}).encode(), f"ptprobe-{n}"))
+            stage.probe(traffic, lambda n: Message(b"probe", json.dumps({"event_id": f"ptprobe-{n}"}).encode(), f"ptprobe-{n}"))
         cpu = CpuWindow({"passthrough": process.pid, "broker": broker.process.pid, "bench": os.getpid()})
         with console.status(f"pass-through: {len(messages):,} messages at full speed…"):
             cpu.start(time.time())
@@ -149,47 +152,6 @@ def _passthrough(broker: LocalBroker, workdir: Path, messages: list[Message], co
         traffic.close()
         process.terminate()
         process.wait(timeout=30)
-
-
-def _start_workers(args, broker: LocalBroker, workdir: Path, console: Console) -> list[WorkerProcess]:
-    workers = [WorkerProcess.start(broker.url, workdir / f"worker-{n}", env={"STREAMREC_LOG_LEVEL": "warning"})
-               for n in range(args.workers)]
-    with console.status(f"starting {args.workers} streamrec worker(s)…"):
-        for worker in workers:
-            worker.wait_ready(timeout=240)
-    return workers
-
-
-def _load_catalogue(args, broker: LocalBroker, workers: list[WorkerProcess], messages: dict, console: Console) -> dict:
-    """Publish the catalogue (vectors straight to `item-vectors`, or ML items to `items`) and wait until indexed."""
-    health = workers[0].get_json("/health")
-    started = time.monotonic()
-    if "items" in messages:
-        count = publish(broker.bootstrap, "items", messages["items"])
-    else:
-        records = vector_records(messages["catalogue"], health["model_version"], dim=384)
-        with console.status(f"publishing {args.items:,} item vectors…"):
-            count = produce_all(broker.bootstrap, "item-vectors", records)
-    with console.status(f"indexing {count:,} items…"):
-        for worker in workers:
-            wait_for(lambda w=worker: w.get_json("/health")["index_items"] >= count, timeout=1800, interval=1.0,
-                     what="the catalogue to be indexed")
-    seconds = time.monotonic() - started
-    console.print(f"catalogue: {count:,} items indexed by {len(workers)} worker(s) in {seconds:.0f} s")
-    return {"items": count, "model_version": health["model_version"], "catalogue_s": seconds}
-
-
-def _probe(traffic: Traffic, make, timeout: float = 240.0) -> None:
-    """Send one probe message every 2 s until one comes out: the agent is assigned and running."""
-    deadline = time.monotonic() + timeout
-    n = 0
-    while time.monotonic() < deadline:
-        message = make(n)
-        traffic.burst([message])
-        if traffic.wait_for([message.event_id], timeout=2.0, idle=2.0):
-            return
-        n += 1
-    raise TimeoutError("the agent never forwarded a probe")
 
 
 def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int], console: Console) -> list[Phase]:
@@ -214,9 +176,8 @@ def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int],
         return phase
 
     shoppers = messages.get("shoppers")
-    _probe(traffic, lambda n: shoppers.event("probe-user", f"probe{n}") if shoppers else
-           Message(b"probe", json.dumps({"event_id": f"probe-{n}", "user_id": "probe", "type": "view",
-                                          "item_id": messages["items"][0][0]}).encode(), f"probe-{n}"))
+    stage.probe(traffic, (lambda n: shoppers.event("probe-user", f"probe{n}")) if shoppers
+                else stage.probe_event(messages["items"][0][0]))
     if "replay" in messages:
         burst("movielens", messages["replay"], "MovieLens-100K replay")
         return phases

