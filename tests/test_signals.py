@@ -168,3 +168,19 @@ def test_rows_do_not_depend_on_the_order_deltas_arrive_in(interactions, rng):
         assert views[1].popularity.get(a) == pytest.approx(views[0].popularity.get(a), rel=1e-9, abs=1e-12)
         for b in "abcdefg":
             assert views[1].similarity(a, b) == pytest.approx(views[0].similarity(a, b), rel=1e-9, abs=1e-12)
+
+
+def test_installed_rows_are_packed_and_behave_like_learned_ones():
+    options = SignalOptions(half_life_days=1.0, window=3)
+    local, shared = replay_both_ways([("u", "a", 1.0), ("u", "b", 1.0), ("v", "a", 1.0), ("v", "c", 1.0)], options)
+    assert all(type(row).__name__ == "Packed" for row in shared._co.values())
+    assert shared.neighbours("a") == pytest.approx(local.neighbours("a"))
+    ids, sims = shared.neighbour_arrays("a")
+    assert dict(zip(ids, sims)) == pytest.approx(local.neighbours("a"))
+    assert ItemSignals.from_state(shared.to_state()).neighbours("a") == pytest.approx(local.neighbours("a"))
+    # learning in place on top of an installed row, and forgetting an item, work on packed rows too
+    for view in (local, shared):
+        view.observe("a", ["b"], 3.0 + 4.0)
+        view.forget("c")
+    assert shared.neighbours("a") == pytest.approx(local.neighbours("a")) and "c" not in shared.neighbours("a")
+    assert shared.neighbours("b") == pytest.approx(local.neighbours("b"))

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of traffic (default 60)")
     parser.add_argument("--items", type=int, default=10_000, help="synthetic catalogue size (default 10,000)")
     parser.add_argument("--users", type=int, default=20_000, help="distinct shoppers (default 20,000)")
+    parser.add_argument("--memory", action="store_true",
+                        help="instead: bytes per item of the view a ranking worker holds (in process, tracemalloc), "
+                             "for 50, 100 and the configured neighbours per item, over a catalogue of --items")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write a PNG of each worker's visibility distribution here")
 
@@ -50,6 +53,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers < 1 or args.rate <= 0 or args.seconds <= 0:
         raise SystemExit("streamrec bench signals: --workers must be >= 1, --rate and --seconds > 0")
     console = Console()
+    if args.memory:
+        sizes = sorted({50, 100, settings.signal_neighbours})
+        result = {**commit_and_machine(machine_load()), "items": args.items,
+                  "bytes_per_item": {k: memory_per_item(args.items, k) for k in sizes}}
+        for k, size in result["bytes_per_item"].items():
+            console.print(f"{k} neighbours per item: {size / 1024:,.1f} KB per item ({args.items:,} items)")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-signals-"))
     load_before = machine_load()
     broker = LocalBroker.start(log_path=workdir / "broker.log")
@@ -97,6 +110,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for worker in workers:
             worker.stop()
         broker.stop()
+
+
+def memory_per_item(items: int, neighbours: int, seed: int = 0) -> int:
+    """Bytes a ranking worker's view holds per item once every item's row (with ``neighbours`` neighbours drawn
+    from the catalogue) is installed from its wire form: what tracemalloc sees the view allocate."""
+    import tracemalloc
+
+    import orjson
+
+    from ..core.signals import ItemSignals, PublishedRow, SignalOptions
+
+    rng = np.random.default_rng(seed)
+    rows = [orjson.dumps({"item_id": f"p{i}", "clock": 1e9, "popularity": 3.0, "first_seen": 1e9, "arrived": None,
+                          "neighbours": {f"p{j}": float(w) for j, w in zip(rng.choice(items, neighbours, replace=False),
+                                                                         rng.random(neighbours))}})
+            for i in range(items)]
+    tracemalloc.start()
+    try:
+        view = ItemSignals(SignalOptions(max_neighbours=neighbours))
+        for raw in rows:
+            view.apply_row(PublishedRow.from_bytes(raw))
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return int(used / items)
 
 
 def buckets(worker: WorkerProcess) -> list[tuple[float, float]]:

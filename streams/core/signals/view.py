@@ -9,8 +9,9 @@ Two ways in, one store:
 from __future__ import annotations
 
 import math
+import sys
 from itertools import compress
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -19,13 +20,37 @@ from .options import SignalOptions
 from .rows import PublishedRow
 
 
+class Packed(NamedTuple):
+    """An installed row's neighbours: interned ids and their raw weights, in two flat containers.
+
+    Why not a dict: a ranking worker holds a row per item of the catalogue, and a dict of K new strings to
+    K float objects costs ~100 bytes a neighbour (29 KB an item at K = 300, measured with tracemalloc), a
+    tuple of shared (interned) ids and a float64 array 16 (docs/signals.md). Rows learned in place
+    (:meth:`ItemSignals.observe`) stay dicts: they change with every event.
+    """
+
+    ids: tuple[str, ...]
+    raw: np.ndarray  # float64: the values are scaled by up to 2**600 (see decay.py), past float32's range
+
+    def items(self):
+        return zip(self.ids, self.raw.tolist())
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _as_dict(row) -> dict[str, float]:
+    return dict(row.items()) if isinstance(row, Packed) else row
+
+
 class ItemSignals:
     """Popularity (trending) and co-occurrence (shoppers who touched X also touched Y)."""
 
     def __init__(self, options: SignalOptions = SignalOptions()) -> None:
         self.options = options
         self.popularity = DecayedCounts(options.half_life_seconds)
-        self._co: dict[str, dict[str, float]] = {}  # stored scaled (see decay.py): divide by _scale()
+        # item → its neighbours' raw weights, stored scaled (see decay.py): divide by _scale()
+        self._co: dict[str, dict[str, float] | Packed] = {}
         self._co_origin: float | None = None
         self.first_seen: dict[str, float] = {}
 
@@ -54,7 +79,9 @@ class ItemSignals:
         self._advance_co()
         # the row's values stand at its own clock: bring them onto this view's shared scale
         factor = 2.0 ** ((row.clock - self._co_origin) / self.popularity.half_life)
-        self._co[row.item_id] = {b: v * factor for b, v in row.neighbours.items()}
+        intern = sys.intern  # ids repeat across rows: one string each, not one per row that names it
+        self._co[row.item_id] = Packed(tuple(intern(b) for b in row.neighbours),
+                                       np.fromiter(row.neighbours.values(), np.float64, len(row.neighbours)) * factor)
         if row.first_seen is not None:
             known = self.first_seen.get(row.item_id)
             self.first_seen[row.item_id] = row.first_seen if known is None else min(known, row.first_seen)
@@ -67,12 +94,18 @@ class ItemSignals:
         """Drop a deleted item from every signal."""
         self.popularity.discard(item_id)
         self.first_seen.pop(item_id, None)
-        for other in self._co.pop(item_id, {}):
-            self._co.get(other, {}).pop(item_id, None)
+        for other in _as_dict(self._co.pop(item_id, {})):
+            row = self._co.get(other)
+            if isinstance(row, Packed):
+                if item_id in row.ids:
+                    keep = [i != item_id for i in row.ids]
+                    self._co[other] = Packed(tuple(compress(row.ids, keep)), row.raw[np.array(keep)])
+            elif row is not None:
+                row.pop(item_id, None)
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine co-occurrence similarity of two items (0 when never seen together)."""
-        raw = self._co.get(a, {}).get(b)
+        raw = _as_dict(self._co.get(a, {})).get(b)
         if not raw:
             return 0.0
         return self._cosine(raw / self._scale(), a, b)
@@ -100,9 +133,12 @@ class ItemSignals:
         na = self.popularity.get(item_id) if row else 0.0
         if na <= 0:
             return [], np.zeros(0)
-        ids = list(row)
+        if isinstance(row, Packed):
+            ids, raw = list(row.ids), row.raw
+        else:
+            ids = list(row)
+            raw = np.fromiter(row.values(), dtype=np.float64, count=len(ids))
         nb = self.popularity.get_many(ids)
-        raw = np.fromiter(row.values(), dtype=np.float64, count=len(ids))
         keep = nb > 0
         sims = (raw[keep] / self._scale()) / np.sqrt(na * nb[keep])
         return (ids if keep.all() else list(compress(ids, keep))), sims
@@ -152,7 +188,8 @@ class ItemSignals:
         exponent = (self.popularity.clock - self._co_origin) / self.popularity.half_life
         if exponent > 600:  # see DecayedCounts
             shrink = 2.0 ** -exponent
-            self._co = {a: {b: v * shrink for b, v in row.items()} for a, row in self._co.items()}
+            self._co = {a: Packed(row.ids, row.raw * shrink) if isinstance(row, Packed)
+                        else {b: v * shrink for b, v in row.items()} for a, row in self._co.items()}
             self._co_origin = self.popularity.clock
 
     def _scale(self) -> float:
@@ -163,7 +200,9 @@ class ItemSignals:
         return 2.0 ** ((self.popularity.clock - self._co_origin) / self.popularity.half_life)
 
     def _bump(self, a: str, b: str, amount: float) -> None:
-        row = self._co.setdefault(a, {})
+        row = self._co.get(a)
+        if not isinstance(row, dict):  # new, or installed from a published row: learning in place makes it a dict
+            row = self._co[a] = _as_dict(row) if row is not None else {}
         row[b] = row.get(b, 0.0) + amount
         if len(row) > self.options.max_neighbours:
             # prune the weakest fifth at once so pruning is amortised, not per insert
