@@ -5,6 +5,7 @@ import logging
 
 from .components import Components
 from .faust_compat import estimated_table_keys, read_offset
+from .outage import OUTAGE
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ def register(c: Components) -> None:
         c.metrics.index_items.set(len(c.state.index))
         c.metrics.profiles.set(count_profiles(c))
         update_lag(c)
+        OUTAGE.check()  # one line when a broker outage is over
 
     @c.app.on_before_shutdown.connect
     async def snapshot_on_shutdown(app, **kwargs) -> None:

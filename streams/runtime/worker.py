@@ -15,7 +15,7 @@ from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import housekeeping, sensor, web
+from . import housekeeping, outage, sensor, web
 from .agents import aggregator
 from .agents import events as event_agent
 from .agents import items as item_agent
@@ -73,6 +73,7 @@ def run(settings: Settings) -> int:
     import faust
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    outage.install()  # a broker outage in one line, not 150 a second
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
     # At log level warning or above Faust's terminal spinner sets the root logger to DEBUG, so every
