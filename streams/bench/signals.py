@@ -12,8 +12,6 @@ quantiles inside buckets as Prometheus's histogram_quantile does (linear interpo
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,15 +19,12 @@ import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
-from ..local.cluster import LocalBroker, WorkerProcess
-from ..runtime.kafka import ensure_topics
+from ..local.cluster import WorkerProcess
 from ..settings import Settings
 from . import stage
 from .measure import summarise
 from .procstat import machine_load
 from .report import commit_and_machine
-from .traffic import Traffic
-from .workload import Shoppers, synthetic_catalogue
 
 METRIC = "streamrec_signal_visibility_seconds"
 
@@ -59,57 +54,41 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                   "bytes_per_item": {k: memory_per_item(args.items, k) for k in sizes}}
         for k, size in result["bytes_per_item"].items():
             console.print(f"{k} neighbours per item: {size / 1024:,.1f} KB per item ({args.items:,} items)")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1))
+        stage.write_json(args.json, result)
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="streamrec-signals-"))
     load_before = machine_load()
-    broker = LocalBroker.start(log_path=workdir / "broker.log")
-    ensure_topics(settings.model_copy(update={"broker": broker.url}))
-    workers: list[WorkerProcess] = []
-    try:
-        catalogue = synthetic_catalogue(args.items)
-        shoppers = Shoppers(catalogue)
-        users = [f"u{i}" for i in range(args.users)]
-        workers = stage.start_workers(args.workers, broker, workdir, console)
-        info = stage.load_catalogue(broker, workers, console, catalogue=catalogue)
-        traffic = Traffic(broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
+    with stage.synthetic_shop(settings, workers=args.workers, items=args.items, users=args.users, console=console,
+                              name="signals") as shop:
+        traffic = shop.traffic(settings)
         try:
-            stage.probe(traffic, lambda n: shoppers.event("probe-user", f"probe{n}"))
-            before = [buckets(w) for w in workers]
-            batch = shoppers.events(users, int(args.rate * args.seconds), "sig")
+            before = [buckets(w) for w in shop.workers]
+            batch = shop.shoppers.events(shop.users, int(args.rate * args.seconds), "sig")
             with console.status(f"{args.rate:,.0f} events/s for {args.seconds:,.0f} s to {args.workers} workers…"):
                 produce_s = traffic.paced(batch, args.rate)
                 traffic.wait_for([m.event_id for m in batch], timeout=600, idle=30)
             phase = summarise("signals", traffic, [m.event_id for m in batch], produce_s, args.rate)
             time.sleep(2 * settings.signal_tick + 1.0)  # the last tick's rows reach every worker
-            after = [buckets(w) for w in workers]
+            after = [buckets(w) for w in shop.workers]
         finally:
             traffic.close()
-        per_worker = [figures(_minus(a, b)) for a, b in zip(after, before)]
-        result = {
-            **commit_and_machine(load_before),
-            "workers": args.workers, "offered_per_s": args.rate, "seconds": args.seconds, "items": info["items"],
-            "users": args.users, "signal_tick_s": settings.signal_tick,
-            "lists": phase.to_dict(),
-            "per_worker": per_worker,
-            "every_worker_p99_s": max((w["p99_s"] for w in per_worker if w["p99_s"] is not None), default=None),
-        }
-        result["goal_met"] = bool(result["every_worker_p99_s"] is not None and result["every_worker_p99_s"] <= 1.0
-                                  and not phase.past_capacity)
-        _print(console, result)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1))
-        if args.plot:
-            _plot(result, args.plot)
-            console.print(f"plot written to {args.plot}")
-        return 0
-    finally:
-        for worker in workers:
-            worker.stop()
-        broker.stop()
+        info = shop.info
+    per_worker = [figures(_minus(a, b)) for a, b in zip(after, before)]
+    result = {
+        **commit_and_machine(load_before),
+        "workers": args.workers, "offered_per_s": args.rate, "seconds": args.seconds, "items": info["items"],
+        "users": args.users, "signal_tick_s": settings.signal_tick,
+        "lists": phase.to_dict(),
+        "per_worker": per_worker,
+        "every_worker_p99_s": max((w["p99_s"] for w in per_worker if w["p99_s"] is not None), default=None),
+    }
+    result["goal_met"] = bool(result["every_worker_p99_s"] is not None and result["every_worker_p99_s"] <= 1.0
+                              and not phase.past_capacity)
+    _print(console, result)
+    stage.write_json(args.json, result)
+    if args.plot:
+        _plot(result, args.plot)
+        console.print(f"plot written to {args.plot}")
+    return 0
 
 
 def memory_per_item(items: int, neighbours: int, seed: int = 0) -> int:

@@ -14,8 +14,6 @@ end it waits for the tail and checks the goals of docs/reliability.md:
 from __future__ import annotations
 
 import argparse
-import json
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -24,15 +22,12 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from ..local.cluster import LocalBroker, WorkerProcess
-from ..runtime.kafka import ensure_topics
 from ..settings import Settings
 from . import stage
 from .measure import summarise
 from .procstat import cpu_seconds, machine_load, memory_bytes
 from .report import commit_and_machine
 from .traffic import Traffic
-from .workload import Shoppers, synthetic_catalogue
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,51 +66,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.minutes <= 0 or not 0 < args.fraction <= 1 or args.interval <= 0:
         raise SystemExit("streamrec bench soak: --minutes and --interval must be > 0, --fraction in (0, 1]")
     console = Console()
-    workdir = Path(tempfile.mkdtemp(prefix="streamrec-soak-"))
     load_before = machine_load()
-    broker = LocalBroker.start(log_path=workdir / "broker.log")
-    ensure_topics(settings.model_copy(update={"broker": broker.url}))
-    workers: list[WorkerProcess] = []
-    try:
-        catalogue = synthetic_catalogue(args.items)
-        shoppers = Shoppers(catalogue)
-        users = [f"u{i}" for i in range(args.users)]
-        workers = stage.start_workers(1, broker, workdir, console)
-        info = stage.load_catalogue(broker, workers, console, catalogue=catalogue)
-        worker = workers[0]
-        traffic = Traffic(broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
+    with stage.synthetic_shop(settings, workers=1, items=args.items, users=args.users, console=console,
+                              name="soak") as shop:
+        traffic = shop.traffic(settings)
         try:
-            stage.probe(traffic, lambda n: shoppers.event("probe-user", f"probe{n}"))
             full = None
             if args.rate is None:
-                batch = shoppers.events(users, args.burst, "max")
+                batch = shop.shoppers.events(shop.users, args.burst, "max")
                 with console.status(f"full-speed burst of {args.burst:,} events…"):
                     produce_s = traffic.burst(batch)
                     traffic.wait_for([m.event_id for m in batch], timeout=1800, idle=60)
                 full = summarise("full speed", traffic, [m.event_id for m in batch], produce_s)
                 console.print(f"full speed: {full.sustained_per_s:,.0f} lists/s sustained")
             rate = float(args.rate or max(1.0, args.fraction * full.sustained_per_s))
-            soak = shoppers.events(users, int(rate * args.minutes * 60), "soak")
-            samples, started = _steady(traffic, soak, rate, worker.process.pid, args, console)
+            soak = shop.shoppers.events(shop.users, int(rate * args.minutes * 60), "soak")
+            samples, started = _steady(traffic, soak, rate, shop.workers[0].process.pid, args, console)
             listed = traffic.wait_for([m.event_id for m in soak], timeout=600, idle=60)
             phase = summarise("soak", traffic, [m.event_id for m in soak], time.time() - started, rate)
         finally:
             traffic.close()
-        result = _result(args, settings, info, rate, full, phase, samples, traffic, soak, started, listed,
-                         load_before)
-        _print(console, result)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1))
-        if args.plot:
-            _plot(result, args.plot)
-            console.print(f"plot written to {args.plot}")
-        return 0 if result["goals"]["met"] else 1
-    finally:
-        for worker in workers:
-            worker.stop()
-        broker.stop()
-
+        info = shop.info
+    result = _result(args, settings, info, rate, full, phase, samples, traffic, soak, started, listed, load_before)
+    _print(console, result)
+    stage.write_json(args.json, result)
+    if args.plot:
+        _plot(result, args.plot)
+        console.print(f"plot written to {args.plot}")
+    return 0 if result["goals"]["met"] else 1
 
 def _steady(traffic: Traffic, soak, rate: float, pid: int, args, console: Console) -> tuple[list[Sample], float]:
     """Offer ``soak`` at ``rate`` from a thread; sample every ``interval`` s until it is all sent."""

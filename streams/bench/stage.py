@@ -5,14 +5,19 @@ pipeline, soak and signals all start the same way; only what they drive and read
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from rich.console import Console
 
 from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
+from ..runtime.kafka import ensure_topics
 from .traffic import Message, Traffic, produce_all
-from .workload import vector_records
+from .workload import Shoppers, synthetic_catalogue, vector_records
 
 #: quiet workers: a bench reads their metrics, not their logs
 QUIET = {"STREAMREC_LOG_LEVEL": "warning"}
@@ -67,3 +72,45 @@ def probe_event(item_id: str):
     """A probe maker for the event agent: a view of ``item_id`` by a user of its own."""
     return lambda n: Message(b"probe", json.dumps({"event_id": f"probe-{n}", "user_id": "probe", "type": "view",
                                                    "item_id": item_id}).encode(), f"probe-{n}")
+
+
+@dataclass
+class Shop:
+    """A running stage: the broker, ready workers that indexed a synthetic catalogue, and its shoppers."""
+
+    broker: LocalBroker
+    workers: list[WorkerProcess]
+    info: dict  # items, model_version, catalogue_s
+    shoppers: Shoppers
+    users: list[str]
+
+    def traffic(self, settings) -> Traffic:
+        """A started driver: events in, lists read back (close it when done)."""
+        traffic = Traffic(self.broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
+        probe(traffic, lambda n: self.shoppers.event("probe-user", f"probe{n}"))
+        return traffic
+
+
+@contextmanager
+def synthetic_shop(settings, *, workers: int, items: int, users: int, console: Console, name: str) -> Iterator[Shop]:
+    """Broker + ``workers`` workers + ``items`` synthetic items indexed + ``users`` shoppers; all stopped after."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"streamrec-{name}-"))
+    broker = LocalBroker.start(log_path=workdir / "broker.log")
+    ensure_topics(settings.model_copy(update={"broker": broker.url}))
+    running: list[WorkerProcess] = []
+    try:
+        catalogue = synthetic_catalogue(items)
+        running = start_workers(workers, broker, workdir, console)
+        info = load_catalogue(broker, running, console, catalogue=catalogue)
+        yield Shop(broker, running, info, Shoppers(catalogue), [f"u{i}" for i in range(users)])
+    finally:
+        for worker in running:
+            worker.stop()
+        broker.stop()
+
+
+def write_json(path: Path | None, result: dict) -> None:
+    """Write a bench's figures where --json says (nothing without it)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=1))
