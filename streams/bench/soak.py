@@ -25,7 +25,7 @@ from rich.console import Console
 from ..settings import Settings
 from . import stage
 from .measure import summarise
-from .procstat import cpu_seconds, machine_load, memory_bytes
+from .procstat import CpuWindow, machine_load, memory_bytes
 from .report import commit_and_machine
 from .traffic import Traffic
 
@@ -55,6 +55,7 @@ class Sample:
     listed: int
     rss_mb: float
     worker_cpu: float  # cores the worker kept busy since the previous sample
+    broker_cpu: float  # the same for the broker: an idle worker with a growing lag waits on it
 
     @property
     def lag(self) -> int:
@@ -81,7 +82,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 console.print(f"full speed: {full.sustained_per_s:,.0f} lists/s sustained")
             rate = float(args.rate or max(1.0, args.fraction * full.sustained_per_s))
             soak = shop.shoppers.events(shop.users, int(rate * args.minutes * 60), "soak")
-            samples, started = _steady(traffic, soak, rate, shop.workers[0].process.pid, args, console)
+            samples, started = _steady(traffic, soak, rate, shop.workers[0].process.pid, shop.broker.process.pid,
+                                       args, console)
             listed = traffic.wait_for([m.event_id for m in soak], timeout=600, idle=60)
             phase = summarise("soak", traffic, [m.event_id for m in soak], time.time() - started, rate)
         finally:
@@ -95,25 +97,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         console.print(f"plot written to {args.plot}")
     return 0 if result["goals"]["met"] else 1
 
-def _steady(traffic: Traffic, soak, rate: float, pid: int, args, console: Console) -> tuple[list[Sample], float]:
+def _steady(traffic: Traffic, soak, rate: float, pid: int, broker_pid: int, args,
+            console: Console) -> tuple[list[Sample], float]:
     """Offer ``soak`` at ``rate`` from a thread; sample every ``interval`` s until it is all sent."""
     started = time.time()
     producer = threading.Thread(target=traffic.paced, args=(soak, rate), name="soak-producer", daemon=True)
     producer.start()
     samples: list[Sample] = []
-    cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    window = CpuWindow({"worker": pid, "broker": broker_pid})
+    window.start(time.time())
     with console.status("soaking…") as status:
         while producer.is_alive():
             producer.join(timeout=args.interval)
-            now = time.monotonic()
-            cpu = cpu_seconds(pid)
+            cores = window.stop(time.time())
+            window.start(time.time())
             sample = Sample(round(time.time() - started, 1), _count_sent(traffic, "soak-"),
                             _count_listed(traffic, "soak-"), round(memory_bytes(pid)[0] / 2**20, 1),
-                            round((cpu - cpu0) / max(now - t0, 1e-9), 3))
-            cpu0, t0 = cpu, now
+                            cores["worker"], cores["broker"])
             samples.append(sample)
             status.update(f"soaking: {sample.t:,.0f} s, {sample.sent:,} sent, lag {sample.lag:,}, "
-                          f"RSS {sample.rss_mb:,.0f} MB, worker {sample.worker_cpu:.2f} cores")
+                          f"RSS {sample.rss_mb:,.0f} MB, worker {sample.worker_cpu:.2f} cores, "
+                          f"broker {sample.broker_cpu:.2f}")
     return samples, started
 
 
