@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default 10)")
     parser.add_argument("--warmup", type=float, default=60.0,
                         help="seconds of steady traffic before RSS growth is counted (default 60)")
+    parser.add_argument("--fetch-wait-ms", type=int, default=100,
+                        help="the bench reader's fetch wait: its latency resolution (default 100)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write a PNG of rates, latency, lag and RSS over time here")
 
@@ -70,7 +72,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     load_before = machine_load()
     with stage.synthetic_shop(settings, workers=1, items=args.items, users=args.users, console=console,
                               name="soak") as shop:
-        traffic = shop.traffic(settings)
+        # minutes of reading: a 5 ms fetch wait would have the broker answer ~200 empty fetches a second
+        traffic = shop.traffic(settings, fetch_max_wait_ms=args.fetch_wait_ms)
         try:
             full = None
             if args.rate is None:

@@ -84,9 +84,10 @@ class Shop:
     shoppers: Shoppers
     users: list[str]
 
-    def traffic(self, settings) -> Traffic:
+    def traffic(self, settings, fetch_max_wait_ms: int = 5) -> Traffic:
         """A started driver: events in, lists read back (close it when done)."""
-        traffic = Traffic(self.broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
+        traffic = Traffic(self.broker.bootstrap, settings.topic_events, settings.topic_recommendations,
+                          fetch_max_wait_ms=fetch_max_wait_ms).start()
         probe(traffic, lambda n: self.shoppers.event("probe-user", f"probe{n}"))
         return traffic
 
