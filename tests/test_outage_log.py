@@ -14,11 +14,13 @@ class Clock:
         return self.now
 
 
-def test_connection_errors_are_summarised_and_the_end_of_the_outage_is_logged(caplog):
+def test_connection_errors_are_summarised_and_the_end_of_the_outage_is_logged(caplog, monkeypatch):
     clock = Clock()
     outage = OutageLog(clock)
     client = logging.getLogger("aiokafka")
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    for logger in (client, fetcher):  # the process-wide filter, if an in-process worker installed it
+        monkeypatch.setattr(logger, "filters", [])
     client.addFilter(outage)
     fetcher.addFilter(outage)
     try:
