@@ -1,11 +1,12 @@
 """Rank candidates for one profile: candidates → features → weighted score → MMR → reasons.
 
 Score(c) = Σ_f w_f · f(c) over the features (options.py); the reasons an item carries add up to it.
+A ``scorer`` (core/learning: the learned ranker) replaces the blend when one is given.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -21,23 +22,41 @@ from .options import Feature, RankingOptions, RankingWeights
 from .reasons import ScoredItem, build_reasons
 
 
+class Scorer(Protocol):
+    """The extension point: ranks a profile's list in place of the weighted blend (core/learning/scorer.py)."""
+
+    label: str
+
+    def rank(self, ranker: "Ranker", profile: Profile, hits: Sequence[Hit], k: int,
+             list_filter: ListFilter) -> list[ScoredItem]:
+        """The top-k list, each item's reasons adding up to its score."""
+
+
 class Ranker:
     """Scores, filters and diversifies candidates for a profile, over one index, catalogue and signals."""
 
-    def __init__(self, index: VectorIndex, catalogue: Catalogue, signals: ItemSignals, options: RankingOptions) -> None:
+    def __init__(self, index: VectorIndex, catalogue: Catalogue, signals: ItemSignals, options: RankingOptions,
+                 scorer: Scorer | None = None) -> None:
         self.index = index
         self.catalogue = catalogue
         self.signals = signals
         self.options = options
+        self.scorer = scorer
 
     def with_weights(self, weights: RankingWeights) -> "Ranker":
         """A ranker over the same index, catalogue and signals with another blend."""
-        return Ranker(self.index, self.catalogue, self.signals, replace(self.options, weights=weights))
+        return Ranker(self.index, self.catalogue, self.signals, replace(self.options, weights=weights), self.scorer)
+
+    def with_scorer(self, scorer: Scorer | None) -> "Ranker":
+        """A ranker over the same index, catalogue, signals and options with another scorer (None: the blend)."""
+        return Ranker(self.index, self.catalogue, self.signals, self.options, scorer)
 
     def rank(self, profile: Profile, hits: Sequence[Hit], k: int | None = None,
              list_filter: ListFilter = DEFAULT_FILTER) -> list[ScoredItem]:
         """The top-``k`` list (default: options.k) for a profile, given its FAISS hits, under ``list_filter``."""
         k = self.options.k if k is None else k
+        if self.scorer is not None:
+            return self.scorer.rank(self, profile, hits, k, list_filter)
         opts = self.options
         # neighbour maps are computed once per profile: candidates and collab features both need them
         maps = neighbours(profile, self.signals, opts.collab_window)
