@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -29,6 +29,20 @@ class VectorIndex(ABC):
     @abstractmethod
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         """Top-k hits per query row (queries: float32 [q, dim]), best first; one call per batch."""
+
+    def present(self, item_ids: Iterable[str]) -> list[str]:
+        """The live ones among ``item_ids``, in their order."""
+        return [i for i in item_ids if i in self]
+
+    def search_rows(self, queries: np.ndarray, limits: Sequence[int]) -> list[tuple[list[str], np.ndarray]]:
+        """Per query row, its top ``limits[i]`` hits as (item ids, scores), best first; one search for the batch.
+
+        The same hits as :meth:`search` with k = limits[i] for each row, without building a Hit per result
+        (a micro-batch of 256 rows asks for tens of thousands). Kinds may override it with a faster path.
+        """
+        found = self.search(queries, max(limits, default=1)) if len(limits) else []
+        return [([h.item_id for h in row[:n]], np.array([h.score for h in row[:n]], dtype=np.float32))
+                for row, n in zip(found, limits)]
 
     @abstractmethod
     def vectors(self, item_ids: Sequence[str]) -> np.ndarray:

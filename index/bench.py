@@ -80,6 +80,7 @@ class Result:
     single_p99_ms: float
     recall_at_10: float
     options: dict
+    bytes_per_item: float = 0.0  # the serialised faiss index / items (the string id map comes on top, same for every kind)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,11 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dim", type=int, default=384, help="vector dimension (all-MiniLM-L6-v2: 384)")
     parser.add_argument("--queries", type=int, default=1000, help="queries per measurement (batch search)")
     parser.add_argument("--single", type=int, default=100, help="queries timed one by one for p50/p99 latency")
-    parser.add_argument("--kinds", default="flat,hnsw,ivf", help="comma-separated index kinds")
+    parser.add_argument("--kinds", default="flat,hnsw,ivf,ivfpq,ivfsq", help="comma-separated index kinds")
     parser.add_argument("--hnsw-max-items", type=int, default=None,
                         help="skip HNSW above this size (its build is the slow part on small machines)")
     parser.add_argument("--ef-search", type=int, default=None, help="override HNSW ef_search")
     parser.add_argument("--nprobe", type=int, default=None, help="override IVF nprobe")
+    parser.add_argument("--pq-m", type=int, default=None, help="override IVF-PQ codes per vector (bytes at 8 bits)")
     parser.add_argument("--k", type=int, default=10, help="neighbours per query (recall is recall@k)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="write the results as JSON here")
@@ -142,6 +144,8 @@ def _options(kind: str, args: argparse.Namespace) -> IndexOptions:
         tuned["ef_search"] = args.ef_search
     if args.nprobe is not None:
         tuned["nprobe"] = args.nprobe
+    if getattr(args, "pq_m", None) is not None:
+        tuned["pq_m"] = args.pq_m
     return IndexOptions(kind=kind, use_gpu="never", **tuned)
 
 
@@ -182,8 +186,10 @@ def _measure(kind: str, options: IndexOptions, data: ClusteredVectors, n: int, q
         index.search(row[None, :], args.k)
         latencies.append(time.perf_counter() - t0)
     ms = np.array(latencies) * 1000
+    # an untrained IVF kind still holds its exact float32 buffer
+    size = faiss.serialize_index(index.faiss_index).nbytes if getattr(index, "trained", True) else n * data.dim * 4
     return Result(kind, n, data.dim, n / add_s, add_s, len(queries) / batch_s, float(np.percentile(ms, 50)),
-                  float(np.percentile(ms, 99)), recall, _tunables(index))
+                  float(np.percentile(ms, 99)), recall, _tunables(index), size / n)
 
 
 def _tunables(index) -> dict:
@@ -192,24 +198,31 @@ def _tunables(index) -> dict:
         return {"m": options.m, "ef_construction": options.ef_construction, "ef_search": options.ef_search}
     if index.kind == "ivf":  # an untrained IVF index is still answering from its exact buffer
         return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "trained": index.trained}
+    if index.kind == "ivfsq":
+        return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "sq": "8bit", "trained": index.trained}
+    if index.kind == "ivfpq":
+        return {"nlist": int(index.faiss_index.nlist), "nprobe": options.nprobe, "pq_m": options.pq_m,
+                "pq_bits": options.pq_bits, "trained": index.trained}
     return {}
 
 
 def _line(r: Result) -> str:
     return (f"  {r.kind:5} {r.items:>9,}: add {r.add_per_s:>9,.0f}/s ({r.add_s:.1f} s)  batch {r.batch_qps:>8,.0f} q/s  "
-            f"single p50 {r.single_p50_ms:.2f} ms p99 {r.single_p99_ms:.2f} ms  recall@10 {r.recall_at_10:.3f}")
+            f"single p50 {r.single_p50_ms:.2f} ms p99 {r.single_p99_ms:.2f} ms  recall@10 {r.recall_at_10:.3f}  "
+            f"{r.bytes_per_item:,.0f} B/item")
 
 
 def _print_table(console, results: list[Result]) -> None:
     from rich.table import Table
 
     table = Table(title="index kinds: add rate, search speed, recall@10 vs exact")
-    for col in ("kind", "items", "add vec/s", "add s", "batch q/s", "p50 ms", "p99 ms", "recall@10", "tuning"):
+    for col in ("kind", "items", "add vec/s", "add s", "batch q/s", "p50 ms", "p99 ms", "recall@10", "B/item", "tuning"):
         table.add_column(col, justify="left" if col in ("kind", "tuning") else "right")
     for r in results:
         tuning = " ".join(f"{k}={v}" for k, v in r.options.items())
         table.add_row(r.kind, f"{r.items:,}", f"{r.add_per_s:,.0f}", f"{r.add_s:.1f}", f"{r.batch_qps:,.0f}",
-                      f"{r.single_p50_ms:.2f}", f"{r.single_p99_ms:.2f}", f"{r.recall_at_10:.3f}", tuning)
+                      f"{r.single_p50_ms:.2f}", f"{r.single_p99_ms:.2f}", f"{r.recall_at_10:.3f}", f"{r.bytes_per_item:,.0f}",
+                      tuning)
     console.print(table)
 
 

@@ -10,6 +10,11 @@ Which kind ("auto" decides by expected catalogue size):
 - ivf: cheaper to build than HNSW and supports true removal, but needs a training set (it buffers
   items exactly until it has one) and its fixed centroids suit the size it was trained for;
   chosen explicitly only.
+- ivfpq: IVF whose lists hold product-quantised codes (pq_m bytes per item at 8 bits, 48 for 384-d:
+  ~30x smaller than float32) for catalogues a worker could not hold otherwise; approximate scores and
+  vectors, needs training like ivf. Chosen explicitly only.
+- ivfsq: IVF over 8-bit scalar-quantised vectors (dim bytes per item, 4x smaller than float32) with
+  recall close to ivf's: the middle ground. Chosen explicitly only.
 """
 from __future__ import annotations
 
@@ -19,18 +24,19 @@ from .base import VectorIndex
 from .errors import SnapshotError
 from .flat import FlatIndex, IdMappedIndex, read_meta
 from .hnsw import HNSWIndex
-from .ivf import IVFIndex
+from .ivf import IVFIndex, IVFPQIndex, IVFSQIndex
 from .options import IndexOptions
 
 #: kind name → implementation (an immutable lookup table, not a registry anyone adds to)
-KIND_CLASSES: dict[str, type[IdMappedIndex]] = {"flat": FlatIndex, "hnsw": HNSWIndex, "ivf": IVFIndex}
+KIND_CLASSES: dict[str, type[IdMappedIndex]] = {"flat": FlatIndex, "hnsw": HNSWIndex, "ivf": IVFIndex,
+                                                "ivfpq": IVFPQIndex, "ivfsq": IVFSQIndex}
 
 
 def build_index(options: IndexOptions, dim: int, expected_items: int = 0) -> VectorIndex:
     """A new, empty index of the kind ``options`` resolve to for ``expected_items`` items."""
     kind = options.resolved_kind(expected_items)
-    if kind == "ivf":
-        return IVFIndex(dim, options, expected_items=expected_items)
+    if kind in ("ivf", "ivfpq", "ivfsq"):
+        return KIND_CLASSES[kind](dim, options, expected_items=expected_items)
     return KIND_CLASSES[kind](dim, options, options.to_faiss_index(dim, kind, expected_items))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import ClassVar, Iterable, Sequence
 
 import faiss
 import numpy as np
@@ -102,6 +102,24 @@ class IdMappedIndex(VectorIndex):
             return [[] for _ in range(q.shape[0])]
         scores, labels = self._search(q, k)
         return self._hits(scores, labels, k)
+
+    def present(self, item_ids: Iterable[str]) -> list[str]:
+        """The live ones among ``item_ids``, in their order (filtered in C: ranking checks thousands)."""
+        return self.ids.present(item_ids)
+
+    def search_rows(self, queries: np.ndarray, limits: Sequence[int]) -> list[tuple[list[str], np.ndarray]]:
+        """Per row its top ``limits[i]`` hits as (item ids, scores): one faiss search, ids mapped in C."""
+        q = check_matrix(queries, self.dim, "queries", rows=len(limits))
+        k = min(max((check_k(n) for n in limits), default=1), len(self.ids))
+        if k == 0 or q.shape[0] == 0:
+            return [([], np.zeros(0, dtype=np.float32)) for _ in range(q.shape[0])]
+        scores, labels = self._search(q, k)
+        out = []
+        for row_scores, row_labels, n in zip(scores, labels, limits):
+            ids = self.ids.item_ids(row_labels.tolist())  # -1 padding and freed ids come back as None
+            keep = [i for i, item_id in enumerate(ids) if item_id is not None][:n] if None in ids else range(min(n, k))
+            out.append(([ids[i] for i in keep], row_scores[list(keep)]))
+        return out
 
     def vectors(self, item_ids: Sequence[str]) -> np.ndarray:
         """The stored vectors of these ids, float32 [n, dim]; KeyError for an unknown id."""

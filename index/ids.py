@@ -47,6 +47,10 @@ class IdMap:
 
     def ints(self, item_ids: Sequence[str]) -> np.ndarray:
         """Int ids (int64 array) of live item ids; KeyError names the first unknown one."""
+        try:  # the lookups run in C (map over dict.__getitem__): ranking asks for thousands per event
+            return np.fromiter(map(self._to_int.__getitem__, item_ids), dtype=np.int64, count=len(item_ids))
+        except (KeyError, TypeError):
+            pass  # find the culprit the slow way, for the error message
         out = np.empty(len(item_ids), dtype=np.int64)
         for i, item_id in enumerate(item_ids):
             try:
@@ -54,6 +58,14 @@ class IdMap:
             except (KeyError, TypeError):
                 raise KeyError(item_id) from None
         return out
+
+    def present(self, item_ids: Iterable[str]) -> list[str]:
+        """The live ones among ``item_ids``, in their order (filtered in C)."""
+        return list(filter(self._to_int.__contains__, item_ids))
+
+    def item_ids(self, ints: Sequence[int]) -> list[str | None]:
+        """The item id behind each int id (None where freed), looked up in C."""
+        return list(map(self._to_str.get, ints))
 
     def item_id(self, int_id: int) -> str | None:
         """The item id behind an int id, or None when it is freed (or was never given out)."""

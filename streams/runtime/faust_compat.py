@@ -78,6 +78,15 @@ def estimated_table_keys(table: Any) -> int | None:
     return sum(db.property_int_value("rocksdb.estimate-num-keys") or 0 for db in dbs.values())
 
 
+def aiokafka_producer(app: Any) -> Any:
+    """The aiokafka producer under the app's Faust producer (Faust exposes no getter).
+
+    Batches sent through it are in the producer Faust flushes before every offset commit, so records
+    sent this way are delivered before the events that caused them are committed (at least once).
+    """
+    return app.producer._ensure_producer()  # noqa: SLF001
+
+
 async def force_metadata_update(consumer: Any) -> None:
     """Ask an aiokafka consumer to refresh cluster metadata now (aiokafka has no public call)."""
     await consumer._client.force_metadata_update()  # noqa: SLF001

@@ -38,7 +38,7 @@ async def follow(c: Components, topic: str, apply: Callable[[Batches], Awaitable
     )
     await consumer.start()
     try:
-        partitions = await _partitions(consumer, topic)
+        partitions = await topic_partitions(consumer, topic)
         consumer.assign(partitions)
         for tp in partitions:
             offset = c.state.offsets.get(f"{tp.topic}:{tp.partition}")
@@ -70,7 +70,8 @@ async def _update_lag(c: Components, consumer: AIOKafkaConsumer, partitions: lis
         c.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, high - position))
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Every partition of ``topic`` for an assign-mode aiokafka consumer, once its metadata is known."""
     for _ in range(600):  # the topic is created before the app starts; metadata may lag a little
         found = consumer.partitions_for_topic(topic)
         if found:

@@ -6,6 +6,7 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from encoders import load_encoder
+from encoders.cache import CachedEncoder
 from index import set_faiss_threads
 
 from .. import __version__
@@ -23,6 +24,7 @@ from .agents import signals as signal_follower
 from .agents import trainer as trainer_agent
 from .agents import vectors as vector_follower
 from .app import create_app
+from .batchsend import BatchSender
 from .components import Components
 from .kafka import ensure_topics_when_reachable
 
@@ -50,12 +52,13 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
              ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
     # learning: the tuned space (STREAMREC_ADAPTER) and the learned ranker (STREAMREC_RANKER_MODEL), if set
     learned = learning.wire(settings, state, encoder.version, ranking)
-    # a list's model_version names the vectors (encoder, adapter) and what scored them (blend weights or ranker)
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking, learned.scorer), encoder,
-                              learned.model_version(encoder.version),
+    # a list's model_version names the vectors (encoder, adapter) and what scored them (blend weights or ranker);
+    # search queries repeat: the ranker's query encoder keeps the last 10,000 distinct ones
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking, learned.scorer),
+                              CachedEncoder(encoder), learned.model_version(encoder.version),
                               observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics,
-                   learning=learned)
+                   lists=BatchSender(app, settings.topic_recommendations), learning=learned)
     sensor.install(app, metrics)
     if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
         trainer_agent.register(c)
@@ -85,5 +88,8 @@ def run(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
+    # At log level warning or above Faust's terminal spinner sets the root logger to DEBUG, so every
+    # aiokafka/Faust debug call builds a LogRecord (~4% of the event agent's time in the pipeline bench)
+    worker.spinner = None
     worker.execute_from_commandline()
     return 0

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import filterfalse
 from typing import Sequence
 
-from index.base import Hit, VectorIndex
+from index.base import VectorIndex
 
 from ..catalogue import Catalogue
 from ..profiles import Profile
 from ..signals import ItemSignals
+from .collab import CollabWindow
 from .options import RankingOptions
 
 
@@ -32,30 +34,39 @@ class ListFilter:
 DEFAULT_FILTER = ListFilter()
 
 
-def candidates(profile: Profile, hits: Sequence[Hit], neighbour_maps: dict[str, dict[str, float]], k: int,
-               index: VectorIndex, catalogue: Catalogue, signals: ItemSignals, options: RankingOptions,
+def candidates(profile: Profile, hit_ids: Sequence[str], window: CollabWindow, k: int, index: VectorIndex,
+               catalogue: Catalogue, signals: ItemSignals, options: RankingOptions,
                list_filter: ListFilter = DEFAULT_FILTER) -> list[str]:
-    """Admitted, indexed, unseen (when excluding seen) candidates, deduplicated in pool order."""
+    """Admitted, indexed, unseen (when excluding seen) candidates, deduplicated in pool order.
+
+    The pool is bounded whatever the shopper's history: the first ``content_candidates`` usable FAISS
+    hits, the neighbours of the ``collab_window`` recent items (≤ max_neighbours each), the first
+    ``trending_candidates`` usable trending items. Hits and trending are over-fetched by the size of the
+    seen set so that enough usable ones remain, but only that many are kept: a shopper who has seen
+    500 items does not get a pool (and a cost) five times larger. Filtering runs in C (filter/map over
+    dicts and sets), the pool holds up to a few thousand ids.
+    """
     seen = set(profile.seen) if options.exclude_seen else set()
-    pool: dict[str, None] = {}
-    for hit in hits:
-        pool[hit.item_id] = None
-    for row in neighbour_maps.values():
-        pool.update(dict.fromkeys(row))
-    for item_id, _ in signals.trending(options.trending_candidates + len(seen)):
-        pool[item_id] = None
+    default = list_filter is DEFAULT_FILTER
+
+    def usable(ids) -> list[str]:
+        unseen = filterfalse(seen.__contains__, ids) if seen else ids
+        if default:
+            return index.present(catalogue.recommendable_ids(unseen))
+        return index.present([i for i in unseen if list_filter.admits(i, catalogue)])
+
+    pool: dict[str, None] = dict.fromkeys(usable(hit_ids)[: options.content_candidates])
+    for ids in window.neighbour_ids:
+        pool.update(dict.fromkeys(ids))
+    trending = signals.popularity.top_keys(options.trending_candidates + len(seen))
+    pool.update(dict.fromkeys(usable(trending)[: options.trending_candidates]))
     if len(pool) < k:  # a shop with no traffic yet: newest catalogue items
         for item_id in sorted(signals.first_seen, key=signals.first_seen.get, reverse=True)[: 5 * k]:
             pool[item_id] = None
-    if list_filter is DEFAULT_FILTER:
-        return [i for i in pool if i not in seen and catalogue.recommendable(i) and i in index]
-    admitted = [i for i in pool if i not in seen and list_filter.admits(i, catalogue) and i in index]
+    admitted = usable(pool)
     if list_filter.category is not None and len(admitted) < k:
         # the content, co-occurrence and trending pools may hold few items of one category: add the rest of it
         have = set(admitted) | seen
-        for item_id in catalogue:
-            if item_id not in have and list_filter.admits(item_id, catalogue) and item_id in index:
-                admitted.append(item_id)
-                if len(admitted) >= 5 * k:
-                    break
+        extra = [i for i in catalogue if i not in have and list_filter.admits(i, catalogue)]
+        admitted += index.present(extra)[: 5 * k - len(admitted)]
     return admitted

@@ -6,6 +6,7 @@ one part per interaction; those parts, times the feature's weight, are the reaso
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
@@ -13,10 +14,12 @@ import numpy as np
 from index.base import VectorIndex
 
 from ..catalogue import Catalogue
-from ..decay import decay_factor
 from ..profiles import Profile
 from ..signals import ItemSignals
+from .collab import CollabWindow, collab_columns, recent_items
 from .options import Feature, RankingOptions
+
+__all__ = ["Basis", "Features", "build_basis", "feature_matrix", "recent_items"]
 
 
 @dataclass
@@ -41,22 +44,6 @@ class Basis:
         sims = vectors @ self.vectors.T
         parts = sims * (self.weights / self.norm) if self.norm > 0 else np.zeros_like(sims)
         return sims, parts
-
-
-def recent_items(profile: Profile, window: int) -> list[str]:
-    """The user's distinct recent item ids, most recent first (the collaborative window)."""
-    out: list[str] = []
-    for touch in reversed(profile.history):
-        if touch.item_id and touch.item_id not in out:
-            out.append(touch.item_id)
-            if len(out) == window:
-                break
-    return out
-
-
-def neighbours(profile: Profile, signals: ItemSignals, window: int) -> dict[str, dict[str, float]]:
-    """Recent item → its co-occurrence neighbours with cosine similarity."""
-    return {item_id: signals.neighbours(item_id) for item_id in recent_items(profile, window)}
 
 
 def build_basis(profile: Profile, index: VectorIndex, options: RankingOptions) -> Basis:
@@ -113,40 +100,49 @@ def build_basis(profile: Profile, index: VectorIndex, options: RankingOptions) -
     )
 
 
+@dataclass(frozen=True)
+class Features:
+    """Feature values of candidates, and the collab parts the reasons need."""
+
+    values: np.ndarray  # [n, len(Feature)]
+    collab_parts: np.ndarray  # [n, len(basis.recent)]: b_j · cosine with recent item j
+    collab_sims: np.ndarray  # [n, len(basis.recent)]: the cosines themselves (reason evidence)
+    popularity: np.ndarray  # [n] decayed interaction counts (0: nobody touched the item yet)
+
+
 def feature_matrix(profile: Profile, basis: Basis, item_ids: Sequence[str], vectors: np.ndarray,
-                   neighbour_maps: dict[str, dict[str, float]], catalogue: Catalogue, signals: ItemSignals,
-                   options: RankingOptions, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   window: CollabWindow, catalogue: Catalogue, signals: ItemSignals,
+                   options: RankingOptions, weights: np.ndarray | None = None) -> Features:
     """Feature values [n, len(Feature)] and the per-recent-item parts of collab [n, len(basis.recent)].
 
     A feature whose weight is 0 is left at 0: it cannot move the score, and skipping it keeps
-    content-only ranking cheap.
+    content-only ranking cheap. Every column is read for all candidates at once (C-level map over
+    the signals' dicts, numpy arithmetic): per-candidate Python steps made ranking cost grow with the pool.
     """
     n = len(item_ids)
     need = np.ones(len(Feature), dtype=bool) if weights is None else weights != 0
     feats = np.zeros((n, len(Feature)))
     if basis.query is not None and need[Feature.CONTENT]:
         feats[:, Feature.CONTENT] = vectors @ basis.query
-    collab_parts = np.zeros((n, len(basis.recent)))
-    if basis.recent and need[Feature.COLLAB]:
-        # walk each recent item's neighbours (≤ max_neighbours) rather than every candidate
-        position = {item_id: row for row, item_id in enumerate(item_ids)}
-        for j, (recent_id, b, _) in enumerate(basis.recent):
-            for other, sim in neighbour_maps.get(recent_id, {}).items():
-                row = position.get(other)
-                if row is not None:
-                    collab_parts[row, j] = b * sim
+    recent_ids = [r for r, _, _ in basis.recent]
+    sims = np.zeros((n, len(recent_ids)))
+    if recent_ids and need[Feature.COLLAB]:
+        sims = collab_columns(window, item_ids, recent_ids)
+    b = np.array([share for _, share, _ in basis.recent], dtype=np.float64)
+    collab_parts = sims * b
+    if recent_ids and need[Feature.COLLAB]:
         feats[:, Feature.COLLAB] = collab_parts.sum(axis=1)
+    popularity = signals.popularity.get_many(item_ids)
     if need[Feature.POPULARITY]:
         feats[:, Feature.POPULARITY] = signals.popularity_scores(item_ids)
     total_affinity = sum(profile.categories.values())
     if total_affinity > 0 and need[Feature.CATEGORY]:
-        cats = profile.categories
-        category = catalogue.category
-        feats[:, Feature.CATEGORY] = [cats.get(category(i), 0.0) / total_affinity for i in item_ids]
-    if need[Feature.FRESHNESS]:
+        affinity = map(profile.categories.get, catalogue.categories(item_ids), repeat(0.0))
+        feats[:, Feature.CATEGORY] = np.fromiter(affinity, dtype=np.float64, count=n) / total_affinity
+    if need[Feature.FRESHNESS] and n:
         now = max(profile.updated_at, signals.popularity.clock)
-        first_seen = signals.first_seen
-        fresh_hl = options.freshness_half_life_seconds
-        feats[:, Feature.FRESHNESS] = [decay_factor(now - first_seen[i], fresh_hl) if i in first_seen else 0.0
-                                       for i in item_ids]
-    return feats, collab_parts
+        first = np.fromiter(map(signals.first_seen.get, item_ids, repeat(np.nan)), dtype=np.float64, count=n)
+        age = now - first  # NaN for items without a first-seen time: they get 0 (no np.errstate: it costs more)
+        fresh = np.where(age <= 0, 1.0, np.power(0.5, age / options.freshness_half_life_seconds))
+        feats[:, Feature.FRESHNESS] = np.where(np.isnan(first), 0.0, fresh)
+    return Features(feats, collab_parts, sims, popularity)

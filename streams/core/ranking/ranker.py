@@ -16,10 +16,11 @@ from ..catalogue import Catalogue
 from ..profiles import Profile
 from ..signals import ItemSignals
 from .candidates import DEFAULT_FILTER, ListFilter, candidates
+from .collab import collab_window
 from .diversify import mmr, with_new_items
-from .features import build_basis, feature_matrix, neighbours, recent_items
+from .features import build_basis, feature_matrix, recent_items
 from .options import Feature, RankingOptions, RankingWeights
-from .reasons import ScoredItem, build_reasons
+from .reasons import ScoredItem, list_reasons
 
 
 class Scorer(Protocol):
@@ -54,46 +55,46 @@ class Ranker:
     def rank(self, profile: Profile, hits: Sequence[Hit], k: int | None = None,
              list_filter: ListFilter = DEFAULT_FILTER) -> list[ScoredItem]:
         """The top-``k`` list (default: options.k) for a profile, given its FAISS hits, under ``list_filter``."""
+        return self.rank_ids(profile, [h.item_id for h in hits], k, list_filter)
+
+    def rank_ids(self, profile: Profile, hit_ids: Sequence[str], k: int | None = None,
+                 list_filter: ListFilter = DEFAULT_FILTER) -> list[ScoredItem]:
+        """:meth:`rank` from the ids of the FAISS hits (what a batched search gives)."""
         k = self.options.k if k is None else k
         if self.scorer is not None:
             return self.scorer.rank(self, profile, hits, k, list_filter)
         opts = self.options
-        # neighbour maps are computed once per profile: candidates and collab features both need them
-        maps = neighbours(profile, self.signals, opts.collab_window)
-        item_ids = candidates(profile, hits, maps, k, self.index, self.catalogue, self.signals, opts, list_filter)
+        # the collaborative window is read once per profile: candidates and collab features both need it
+        window = collab_window(profile, self.signals, opts.collab_window)
+        item_ids = candidates(profile, hit_ids, window, k, self.index, self.catalogue, self.signals, opts,
+                              list_filter)
         if not item_ids:
             return []
         basis = build_basis(profile, self.index, opts)
         vectors = self.index.vectors(item_ids)
         weights = opts.weights.as_array()
-        feats, collab_parts = feature_matrix(profile, basis, item_ids, vectors, maps, self.catalogue, self.signals,
-                                             opts, weights)
+        f = feature_matrix(profile, basis, item_ids, vectors, window, self.catalogue, self.signals, opts, weights)
+        feats = f.values
         scores = feats @ weights
         order = mmr(scores, vectors, k, opts.mmr_lambda)
         if opts.new_item_slots > 0 and order:
-            is_new = self.signals.popularity.get_many(item_ids) <= 0
-            order = with_new_items(order, scores, is_new, opts.new_item_slots)
+            order = with_new_items(order, scores, f.popularity <= 0, opts.new_item_slots)
         # per-interaction content parts only for the listed items: they are what the reasons need
         sims, content_parts = basis.content_parts(vectors[order])
-        return [
-            ScoredItem(
-                item_id=item_ids[i],
-                score=float(scores[i]),
-                reasons=build_reasons(item_ids[i], feats[i], weights, basis, content_parts[row], collab_parts[i],
-                                      sims[row], self.catalogue, self.signals),
-                features=tuple(float(x) for x in feats[i]),
-            )
-            for row, i in enumerate(order)
-        ]
+        listed = [item_ids[i] for i in order]
+        reasons = list_reasons(listed, feats[order], weights, basis, content_parts, f.collab_parts[order],
+                               f.collab_sims[order], sims, self.catalogue)
+        return [ScoredItem(item_id=item_id, score=score, reasons=why, features=tuple(row))
+                for item_id, score, why, row in zip(listed, scores[order].tolist(), reasons, feats[order].tolist())]
 
     def feature_matrix(self, profile: Profile, item_ids: Sequence[str]) -> np.ndarray:
         """Feature values [n, len(Feature)] of these items for this profile (for fitting)."""
         if not item_ids:
             return np.zeros((0, len(Feature)))
         basis = build_basis(profile, self.index, self.options)
-        maps = neighbours(profile, self.signals, self.options.collab_window)
-        return feature_matrix(profile, basis, item_ids, self.index.vectors(item_ids), maps, self.catalogue,
-                              self.signals, self.options)[0]
+        window = collab_window(profile, self.signals, self.options.collab_window)
+        return feature_matrix(profile, basis, item_ids, self.index.vectors(item_ids), window, self.catalogue,
+                              self.signals, self.options).values
 
     def recent_items(self, profile: Profile) -> list[str]:
         """The user's distinct recent item ids, most recent first (the collaborative window)."""

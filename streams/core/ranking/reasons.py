@@ -8,7 +8,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..catalogue import Catalogue
-from ..signals import ItemSignals
 from .features import Basis
 from .options import Feature
 
@@ -51,66 +50,104 @@ class ScoredItem:
     features: tuple[float, ...] = ()
 
 
-def build_reasons(item_id: str, feats: np.ndarray, weights: np.ndarray, basis: Basis, content_row: np.ndarray,
-                  collab_row: np.ndarray, similarities: np.ndarray, catalogue: Catalogue,
-                  signals: ItemSignals) -> tuple[Reason, ...]:
-    """The reasons of one listed item; their weights add up to feats · weights."""
-    reasons: list[Reason] = []
-    dropped_weight, dropped_count = 0.0, 0
-    w_content = weights[Feature.CONTENT]
-    if feats[Feature.CONTENT] and w_content:
-        # one part per distinct interaction (an item touched twice is one reason), summed with bincount
-        parts = np.bincount(basis.groups, weights=content_row, minlength=len(basis.group_labels))
-        explained = float(parts.sum())
+_CODES = {str(code): code for code in ReasonCode}
+
+
+def list_reasons(item_ids: Sequence[str], feats: np.ndarray, weights: np.ndarray, basis: Basis,
+                 content_parts: np.ndarray, collab_parts: np.ndarray, collab_sims: np.ndarray,
+                 similarities: np.ndarray, catalogue: Catalogue) -> list[tuple[Reason, ...]]:
+    """The reasons of each listed item (rows of the matrices, in list order); each item's add up to feats · weights.
+
+    The content parts of all listed items are summed per distinct interaction and ranked in one go
+    (matrices of listed items × interactions), so the per-item Python work is only building the few
+    Reason objects that are shown.
+    """
+    w = weights.tolist()
+    rows = feats.tolist()
+    w_content = w[Feature.CONTENT]
+    groups = len(basis.group_labels)
+    content = [row[Feature.CONTENT] for row in rows]
+    if w_content and any(content) and groups:
+        # one part per distinct interaction (an item touched twice is one reason)
+        onehot = np.zeros((len(basis.groups), groups))
+        onehot[np.arange(len(basis.groups)), basis.groups] = 1.0
+        parts = np.asarray(content_parts, dtype=np.float64) @ onehot
+        explained = parts.sum(axis=1).tolist()
         # only the strongest parts can be listed (the rest fold into "other"), so only they get a
         # Reason object; this keeps explanation cost flat in the history length
-        top = np.argsort(-np.abs(parts), kind="stable")[:MAX_REASONS]
-        keep = np.zeros(len(parts), dtype=bool)
-        keep[top] = True
-        for g in top:
-            label = basis.group_labels[g]
-            code = ReasonCode(label["code"])
-            evidence = {k: v for k, v in label.items() if k != "code"}
-            if code == ReasonCode.SIMILAR_TO_ITEM:
-                evidence["title"] = catalogue.title(label["item_id"])
-                evidence["similarity"] = round(float(similarities[basis.group_first[g]]), 4)
-            reasons.append(Reason(code, w_content * float(parts[g]), evidence))
-        dropped_count = int((~keep).sum())
-        dropped_weight = w_content * float(parts[~keep].sum())
-        residual = feats[Feature.CONTENT] - explained
-        if abs(residual) > 1e-6:  # interactions older than the kept history still shape the vector
-            reasons.append(Reason(ReasonCode.EARLIER_ACTIVITY, w_content * residual, {}))
-    w_collab = weights[Feature.COLLAB]
-    if feats[Feature.COLLAB] and w_collab:
-        for (recent_id, _, _), part in zip(basis.recent, collab_row):
-            if part:
-                reasons.append(Reason(ReasonCode.CO_INTERACTED, w_collab * float(part), {
-                    "item_id": recent_id,
-                    "title": catalogue.title(recent_id),
-                    "cooccurrence": round(signals.similarity(recent_id, item_id), 4),
-                }))
-    popularity, w_pop = feats[Feature.POPULARITY], weights[Feature.POPULARITY]
-    if popularity and w_pop:
-        reasons.append(Reason(ReasonCode.TRENDING, w_pop * popularity, {
-            "popularity": round(float(popularity), 4), "category": catalogue.category(item_id)}))
-    affinity, w_cat = feats[Feature.CATEGORY], weights[Feature.CATEGORY]
-    if affinity and w_cat:
-        reasons.append(Reason(ReasonCode.CATEGORY_AFFINITY, w_cat * affinity, {
-            "category": catalogue.category(item_id), "affinity": round(float(affinity), 4)}))
-    freshness, w_fresh = feats[Feature.FRESHNESS], weights[Feature.FRESHNESS]
-    if freshness and w_fresh:
-        reasons.append(Reason(ReasonCode.NEW_ARRIVAL, w_fresh * freshness, {"freshness": round(float(freshness), 4)}))
-    return _fold_rest(reasons, dropped_weight, dropped_count)
+        top = np.argsort(-np.abs(parts), axis=1, kind="stable")[:, :MAX_REASONS]
+        top_parts = np.take_along_axis(parts, top, axis=1)
+        top_sims = similarities[:, basis.group_first][np.arange(len(rows))[:, None], top]
+        top, top_parts, top_sims = top.tolist(), top_parts.tolist(), top_sims.tolist()
+    else:
+        explained = [0.0] * len(rows)
+        top = top_parts = top_sims = [[] for _ in rows]
+    out = []
+    w_collab, w_pop, w_cat, w_fresh = w[Feature.COLLAB], w[Feature.POPULARITY], w[Feature.CATEGORY], w[Feature.FRESHNESS]
+    for n, (item_id, row) in enumerate(zip(item_ids, rows)):
+        # (weight, code, what the evidence is built from): only the reasons that are shown become objects
+        entries: list[tuple[float, ReasonCode | None, Any]] = []
+        dropped_weight, dropped_count = 0.0, 0
+        if row[Feature.CONTENT] and w_content:
+            entries += [(w_content * part, None, (g, similarity))
+                        for g, part, similarity in zip(top[n], top_parts[n], top_sims[n])]
+            dropped_count = groups - len(top[n])
+            dropped_weight = w_content * (explained[n] - sum(top_parts[n]))
+            residual = row[Feature.CONTENT] - explained[n]
+            if abs(residual) > 1e-6:  # interactions older than the kept history still shape the vector
+                entries.append((w_content * residual, ReasonCode.EARLIER_ACTIVITY, None))
+        if row[Feature.COLLAB] and w_collab:
+            entries += [(w_collab * part, ReasonCode.CO_INTERACTED, (recent_id, cosine))
+                        for (recent_id, _, _), part, cosine in zip(basis.recent, collab_parts[n].tolist(),
+                                                                   collab_sims[n].tolist()) if part]
+        if row[Feature.POPULARITY] and w_pop:
+            entries.append((w_pop * row[Feature.POPULARITY], ReasonCode.TRENDING, row[Feature.POPULARITY]))
+        if row[Feature.CATEGORY] and w_cat:
+            entries.append((w_cat * row[Feature.CATEGORY], ReasonCode.CATEGORY_AFFINITY, row[Feature.CATEGORY]))
+        if row[Feature.FRESHNESS] and w_fresh:
+            entries.append((w_fresh * row[Feature.FRESHNESS], ReasonCode.NEW_ARRIVAL, row[Feature.FRESHNESS]))
+        out.append(_fold_rest(entries, dropped_weight, dropped_count, item_id, basis, catalogue))
+    return out
 
 
-def _fold_rest(reasons: list[Reason], dropped_weight: float, dropped_count: int) -> tuple[Reason, ...]:
+def _fold_rest(entries: list, dropped_weight: float, dropped_count: int, item_id: str, basis: Basis,
+               catalogue: Catalogue) -> tuple[Reason, ...]:
     """The strongest reasons first; beyond MAX_REASONS the rest become one "other" reason (same total)."""
-    reasons.sort(key=lambda r: abs(r.weight), reverse=True)
-    if len(reasons) + dropped_count > MAX_REASONS:
-        rest = sum(r.weight for r in reasons[MAX_REASONS - 1:]) + dropped_weight
-        count = len(reasons) - MAX_REASONS + 1 + dropped_count
-        reasons = reasons[: MAX_REASONS - 1] + [Reason(ReasonCode.OTHER, rest, {"count": count})]
-    return tuple(reasons)
+    entries.sort(key=lambda e: abs(e[0]), reverse=True)
+    other = None
+    if len(entries) + dropped_count > MAX_REASONS:
+        rest = sum(e[0] for e in entries[MAX_REASONS - 1:]) + dropped_weight
+        count = len(entries) - MAX_REASONS + 1 + dropped_count
+        entries = entries[: MAX_REASONS - 1]
+        other = Reason(ReasonCode.OTHER, rest, {"count": count})
+    reasons = [_reason(weight, code, data, item_id, basis, catalogue) for weight, code, data in entries]
+    return tuple(reasons) if other is None else (*reasons, other)
+
+
+def _reason(weight: float, code: ReasonCode | None, data: Any, item_id: str, basis: Basis,
+            catalogue: Catalogue) -> Reason:
+    """One shown reason with its evidence (code None: a content part, whose code its label carries)."""
+    if code is None:
+        g, similarity = data
+        label = basis.group_labels[g]
+        evidence = {k: v for k, v in label.items() if k != "code"}
+        code = _CODES[label["code"]]
+        if code is ReasonCode.SIMILAR_TO_ITEM:
+            evidence["title"] = catalogue.title(label["item_id"])
+            evidence["similarity"] = round(similarity, 4)
+        return Reason(code, weight, evidence)
+    if code is ReasonCode.CO_INTERACTED:
+        recent_id, cosine = data
+        # the cosine the collab feature summed
+        return Reason(code, weight, {"item_id": recent_id, "title": catalogue.title(recent_id),
+                                     "cooccurrence": round(cosine, 4)})
+    if code is ReasonCode.TRENDING:
+        return Reason(code, weight, {"popularity": round(data, 4), "category": catalogue.category(item_id)})
+    if code is ReasonCode.CATEGORY_AFFINITY:
+        return Reason(code, weight, {"category": catalogue.category(item_id), "affinity": round(data, 4)})
+    if code is ReasonCode.NEW_ARRIVAL:
+        return Reason(code, weight, {"freshness": round(data, 4)})
+    return Reason(code, weight, {})
 
 
 def cited_items(reasons: Sequence[Reason]) -> set[str]:

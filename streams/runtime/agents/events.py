@@ -20,8 +20,6 @@ import logging
 import time
 from dataclasses import replace
 
-import orjson
-
 from ...core.profiles import Profile
 from ...core.recommender import Outcome
 from ...core.records import Event, parse_event
@@ -31,6 +29,7 @@ from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
 from ..headers import BACKFILL, CONTROL, header
+from ..publish import publish_lists
 from . import forget
 
 log = logging.getLogger(__name__)
@@ -86,40 +85,14 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     for user_id, (outcome, fevent) in final.items():
         bind_event(fevent)
         c.profiles[user_id] = outcome.profile.to_bytes()
-    # one list per event, in event order (the producer keeps order per key)
     metrics = c.metrics
     for outcome in outcomes:
         if outcome.duplicate:
             metrics.duplicate_events.inc()
         elif not outcome.event.backfill:
             metrics.profile_freshness_seconds.observe(max(0.0, updated_at - outcome.event.ts))
-        rec = outcome.recommendation
-        if rec is None:  # a historical event: state only
-            continue
-        try:
-            value = orjson.dumps(rec.to_message())
-        except TypeError:  # a bug of ours: lose this list, not the rest of the batch
-            log.exception("list for event %s not serialisable", outcome.event.event_id)
-            continue
-        await c.topics.recommendations.send(key=rec.user_id.encode(), value=value)
-        metrics.recommendations_published.inc()
-        metrics.explanations_checked.inc()
-        if outcome.violations:
-            metrics.explanation_violations.inc()
-        if rec.cold_start:
-            metrics.cold_start_lists.inc()
-        metrics.event_to_recommendation_seconds.observe(
-            seconds_since_arrival(fevents[id(outcome.event)].message, started))
-
-
-def seconds_since_arrival(message, batch_started: float) -> float:
-    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts.
-
-    Faust's monitor stamps ``Message.time_in`` (monotonic) as the consumer delivers the message; without
-    that stamp the batch's start is the best bound left.
-    """
-    arrived = getattr(message, "time_in", None)
-    return max(0.0, time.monotonic() - (arrived if arrived else batch_started))
+    # one list per event, in event order: one producer batch per partition
+    await publish_lists(c, outcomes, [fevents[id(o.event)].message for o in outcomes], started)
 
 
 async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Event]]:

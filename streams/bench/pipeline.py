@@ -1,0 +1,242 @@
+"""`streamrec bench pipeline`: events/s and event → list latency of real workers, as a ratio to bare Faust.
+
+One run, one embedded broker: first a bare Faust pass-through agent forwards a burst of events (one
+``await send`` per message; passthrough.py), then streamrec worker process(es) load a catalogue and
+replay shoppers' events — full-speed bursts (a mix of light and loyal shoppers, then each group alone,
+so the cost of a long history shows) and fixed offered rates (fractions of the measured maximum), or
+MovieLens-100K in time order. Lists are counted and timed by the bench's own reader of the output topic.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
+from ..runtime.kafka import ensure_topics
+from ..settings import Settings
+from . import passthrough, report
+from .measure import Phase, cpu_cost, summarise
+from .procstat import CpuWindow, machine_load, memory_bytes
+from .profile import sampling
+from .traffic import Message, Traffic, produce_all
+from .workload import Shoppers, movielens_messages, synthetic_catalogue, vector_records
+
+PT_IN, PT_OUT = "bench-passthrough-in", "bench-passthrough-out"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the pipeline benchmark."""
+    parser.add_argument("--items", type=int, default=10_000, help="synthetic catalogue size (default 10,000)")
+    parser.add_argument("--light-users", type=int, default=2000, help="shoppers with a short history (default 2000)")
+    parser.add_argument("--light-history", type=int, default=5, help="past events of each light shopper (default 5)")
+    parser.add_argument("--loyal-users", type=int, default=50, help="shoppers with a long history (default 50)")
+    parser.add_argument("--loyal-history", type=int, default=500, help="past events of each loyal shopper (default 500)")
+    parser.add_argument("--burst", type=int, default=10_000, help="events per full-speed phase (default 10,000)")
+    parser.add_argument("--rates", default="0.25,0.5,0.75", help="offered rates as fractions of the full-speed rate")
+    parser.add_argument("--rate-seconds", type=float, default=10.0, help="seconds per offered rate (default 10)")
+    parser.add_argument("--passthrough", type=int, default=20_000, help="messages the bare Faust agent forwards")
+    parser.add_argument("--workers", type=int, default=1, help="streamrec worker processes (default 1)")
+    parser.add_argument("--movielens", nargs="?", const="", default=None, metavar="DIR",
+                        help="replay MovieLens-100K (default ../shared/data/ml-100k) instead of the synthetic mix")
+    parser.add_argument("--limit", type=int, default=None, help="MovieLens: replay only the first N interactions")
+    parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument("--plot", type=Path, help="write a PNG of rates and latencies here")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir (worker logs) afterwards")
+    parser.add_argument("--profile", type=Path, help="py-spy the worker during the main phase (mixed or MovieLens) "
+                        "into this file of collapsed stacks (summarise: python -m streams.bench.profile FILE)")
+    parser.add_argument("--profile-idle", action="store_true", help="with --profile: sample waiting threads too")
+    parser.add_argument("--profile-phase", default=None,
+                        help="with --profile: the phase to sample (history, light, loyal, mixed; default mixed or movielens)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the pass-through yardstick, then the workers, and report."""
+    console = Console()
+    workdir = Path(tempfile.mkdtemp(prefix="streamrec-pipeline-"))
+    load_before = machine_load()
+    broker = LocalBroker.start(log_path=workdir / "broker.log")
+    bench_settings = settings.model_copy(update={"broker": broker.url})
+    ensure_topics(bench_settings)
+    ensure_topics(bench_settings, [PT_IN, PT_OUT], compacted=["-"])  # "-": none of these is compacted
+    phases: list[Phase] = []
+    workers: list[WorkerProcess] = []
+    try:
+        messages = _workload(args, console)
+        phases.append(_passthrough(broker, workdir, messages["passthrough"], console))
+        workers = _start_workers(args, broker, workdir, console)
+        info = _load_catalogue(args, broker, workers, messages, console)
+        traffic = Traffic(broker.bootstrap, settings.topic_events, settings.topic_recommendations).start()
+        try:
+            pids = {"worker": workers[0].process.pid, "broker": broker.process.pid, "bench": os.getpid(),
+                    **{f"worker-{n}": w.process.pid for n, w in enumerate(workers[1:], start=1)}}
+            phases += _worker_phases(args, traffic, messages, pids, console)
+        finally:
+            traffic.close()
+        rss, peak = memory_bytes(workers[0].process.pid)
+        result = report.result(args, settings, phases, info, rss, peak, load_before, machine_load())
+        report.print_result(console, result)
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=1))
+        if args.plot:
+            report.plot(result, args.plot)
+            console.print(f"plot written to {args.plot}")
+        return 0
+    finally:
+        for worker in workers:
+            worker.stop()
+        broker.stop()
+        if args.keep:
+            console.print(f"work dir kept: {workdir}")
+
+
+def _workload(args: argparse.Namespace, console: Console) -> dict:
+    """Every message of the run, generated up front so generation costs nothing during a measurement."""
+    if args.movielens is not None:
+        from ..evaluation.data import load_movielens, resolve_data_dir
+
+        dataset = load_movielens(resolve_data_dir(args.movielens or None, Path(__file__).resolve().parents[2]))
+        items, events = movielens_messages(dataset, args.limit)
+        pt = [Message(m.key, m.value.replace(b'"ml-', b'"pt-', 1), "pt-" + m.event_id[3:])
+              for m in events[: args.passthrough]]
+        return {"items": items, "replay": events, "passthrough": pt}
+    with console.status("generating the workload…"):
+        catalogue = synthetic_catalogue(args.items)
+        shoppers = Shoppers(catalogue)
+        light = [f"light-{i}" for i in range(args.light_users)]
+        loyal = [f"loyal-{i}" for i in range(args.loyal_users)]
+        history = shoppers.histories(light, args.light_history, "hl") + shoppers.histories(loyal, args.loyal_history, "hy")
+        order = shoppers.rng.permutation(len(history))
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+        return {
+            "catalogue": catalogue,
+            "history": [history[int(i)] for i in order],
+            "mixed": shoppers.events(light + loyal, args.burst, "mx"),
+            "light": shoppers.events(light, args.burst, "lt"),
+            "loyal": shoppers.events(loyal, args.burst, "ly"),
+            "passthrough": shoppers.events(light + loyal, args.passthrough, "pt"),
+            "rates": rates,
+            "shoppers": shoppers,
+            "users": light + loyal,
+        }
+
+
+def _passthrough(broker: LocalBroker, workdir: Path, messages: list[Message], console: Console) -> Phase:
+    """The bare Faust agent's messages/s on this broker, now."""
+    process = passthrough.start(broker.url, PT_IN, PT_OUT, workdir / "passthrough", workdir / "passthrough.log")
+    traffic = Traffic(broker.bootstrap, PT_IN, PT_OUT).start()
+    try:
+        with console.status("starting the bare Faust pass-through agent…"):
+            _probe(traffic, lambda n: Message(b"probe", json.dumps({"event_id": f"ptprobe-{n}"}).encode(), f"ptprobe-{n}"))
+        cpu = CpuWindow({"passthrough": process.pid, "broker": broker.process.pid, "bench": os.getpid()})
+        with console.status(f"pass-through: {len(messages):,} messages at full speed…"):
+            cpu.start(time.time())
+            produce_s = traffic.burst(messages)
+            traffic.wait_for([m.event_id for m in messages], timeout=600)
+            phase = summarise("passthrough", traffic, [m.event_id for m in messages], produce_s)
+            phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "passthrough")
+        console.print(f"bare Faust pass-through: {phase.sustained_per_s:,.0f} msg/s sustained "
+                      f"({phase.arrived:,} of {phase.sent:,} forwarded)")
+        return phase
+    finally:
+        traffic.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _start_workers(args, broker: LocalBroker, workdir: Path, console: Console) -> list[WorkerProcess]:
+    workers = [WorkerProcess.start(broker.url, workdir / f"worker-{n}", env={"STREAMREC_LOG_LEVEL": "warning"})
+               for n in range(args.workers)]
+    with console.status(f"starting {args.workers} streamrec worker(s)…"):
+        for worker in workers:
+            worker.wait_ready(timeout=240)
+    return workers
+
+
+def _load_catalogue(args, broker: LocalBroker, workers: list[WorkerProcess], messages: dict, console: Console) -> dict:
+    """Publish the catalogue (vectors straight to `item-vectors`, or ML items to `items`) and wait until indexed."""
+    health = workers[0].get_json("/health")
+    started = time.monotonic()
+    if "items" in messages:
+        count = publish(broker.bootstrap, "items", messages["items"])
+    else:
+        records = vector_records(messages["catalogue"], health["model_version"], dim=384)
+        with console.status(f"publishing {args.items:,} item vectors…"):
+            count = produce_all(broker.bootstrap, "item-vectors", records)
+    with console.status(f"indexing {count:,} items…"):
+        for worker in workers:
+            wait_for(lambda w=worker: w.get_json("/health")["index_items"] >= count, timeout=1800, interval=1.0,
+                     what="the catalogue to be indexed")
+    seconds = time.monotonic() - started
+    console.print(f"catalogue: {count:,} items indexed by {len(workers)} worker(s) in {seconds:.0f} s")
+    return {"items": count, "model_version": health["model_version"], "catalogue_s": seconds}
+
+
+def _probe(traffic: Traffic, make, timeout: float = 240.0) -> None:
+    """Send one probe message every 2 s until one comes out: the agent is assigned and running."""
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline:
+        message = make(n)
+        traffic.burst([message])
+        if traffic.wait_for([message.event_id], timeout=2.0, idle=2.0):
+            return
+        n += 1
+    raise TimeoutError("the agent never forwarded a probe")
+
+
+def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int], console: Console) -> list[Phase]:
+    phases = []
+
+    def burst(name: str, batch: list[Message], what: str) -> Phase:
+        cpu = CpuWindow(pids)
+        wanted = args.profile_phase or ("movielens" if "replay" in messages else "mixed")
+        profile = args.profile if name == wanted else None
+        with console.status(f"{what}: {len(batch):,} events at full speed…"), \
+                sampling(pids["worker"], profile, args.profile_idle):
+            cpu.start(time.time())
+            produce_s = traffic.burst(batch)
+            traffic.wait_for([m.event_id for m in batch], timeout=3600, idle=60)
+            phase = summarise(name, traffic, [m.event_id for m in batch], produce_s)
+            phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "worker")
+        console.print(f"{what}: {phase.sustained_per_s:,.0f} lists/s sustained, {phase.whole_per_s:,.0f}/s over the "
+                      f"whole phase ({phase.arrived:,} of {phase.sent:,} lists; worker CPU {phase.cpu.get('worker', 0):.2f} "
+                      f"cores, {phase.cpu_ms_per_event or 0:.2f} CPU ms per event)")
+        phases.append(phase)
+        return phase
+
+    shoppers = messages.get("shoppers")
+    _probe(traffic, lambda n: shoppers.event("probe-user", f"probe{n}") if shoppers else
+           Message(b"probe", json.dumps({"event_id": f"probe-{n}", "user_id": "probe", "type": "view",
+                                          "item_id": messages["items"][0][0]}).encode(), f"probe-{n}"))
+    if "replay" in messages:
+        burst("movielens", messages["replay"], "MovieLens-100K replay")
+        return phases
+    burst("history", messages["history"], "building histories (light and loyal shoppers interleaved)")
+    burst("light", messages["light"], f"light shoppers only (~{args.light_history} past events)")
+    burst("loyal", messages["loyal"], f"loyal shoppers only (~{args.loyal_history}+ past events)")
+    full = burst("mixed", messages["mixed"], "mixed shoppers")
+    for n, fraction in enumerate(messages["rates"]):
+        rate = max(1.0, fraction * full.sustained_per_s)
+        batch = shoppers.events(messages["users"], int(rate * args.rate_seconds), f"r{n}")
+        cpu = CpuWindow(pids)
+        with console.status(f"offered {rate:,.0f} events/s for {args.rate_seconds:.0f} s…"):
+            cpu.start(time.time())
+            produce_s = traffic.paced(batch, rate)
+            traffic.wait_for([m.event_id for m in batch], timeout=600, idle=30)
+            phase = summarise(f"rate {fraction:g}", traffic, [m.event_id for m in batch], produce_s, rate)
+            phase.cpu = cpu.stop(time.time())
+            cpu_cost(phase, cpu.seconds, "worker")
+        flag = "  [bold red]past capacity: a queue, not the worker[/]" if phase.past_capacity else ""
+        console.print(f"offered {rate:,.0f}/s ({fraction:g}× max): event → list p50 {phase.p50_ms:.1f} ms, "
+                      f"p95 {phase.p95_ms:.1f} ms, p99 {phase.p99_ms:.1f} ms{flag}")
+        phases.append(phase)
+    return phases

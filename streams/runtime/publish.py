@@ -1,0 +1,59 @@
+"""Publish a micro-batch's lists: serialise with orjson, send in per-partition batches, count once."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+import orjson
+
+from ..core.recommender import Outcome
+from .components import Components
+
+log = logging.getLogger(__name__)
+
+
+async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Sequence[Any], started: float) -> None:
+    """Send one list per outcome that has one (history events have none), in event order; record the metrics.
+
+    ``messages`` are the outcomes' Kafka messages (for their arrival stamps), ``started`` when the batch began.
+    """
+    records = []
+    latencies = []
+    violations = cold = 0
+    for outcome, message in zip(outcomes, messages):
+        rec = outcome.recommendation
+        if rec is None:  # a historical event: state only
+            continue
+        try:
+            # orjson: ~10x faster than json.dumps on a 4 KB list, and numpy floats serialise as numbers
+            value = orjson.dumps(rec.to_message(), option=orjson.OPT_SERIALIZE_NUMPY)
+        except TypeError:  # a bug of ours: lose this list, not the rest of the batch
+            log.exception("list for event %s not serialisable", outcome.event.event_id)
+            continue
+        records.append((rec.user_id.encode(), value))
+        latencies.append(seconds_since_arrival(message, started))
+        violations += bool(outcome.violations)
+        cold += rec.cold_start
+    if not records:
+        return
+    await c.lists.send(records)
+    metrics = c.metrics
+    metrics.recommendations_published.inc(len(records))
+    metrics.explanations_checked.inc(len(records))
+    if violations:
+        metrics.explanation_violations.inc(violations)
+    if cold:
+        metrics.cold_start_lists.inc(cold)
+    for seconds in latencies:
+        metrics.event_to_recommendation_seconds.observe(seconds)
+
+
+def seconds_since_arrival(message: Any, batch_started: float) -> float:
+    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts.
+
+    Faust's monitor stamps ``Message.time_in`` (monotonic) as the consumer delivers the message; without
+    that stamp the batch's start is the best bound left.
+    """
+    arrived = getattr(message, "time_in", None)
+    return max(0.0, time.monotonic() - (arrived if arrived else batch_started))
