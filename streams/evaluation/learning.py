@@ -153,7 +153,8 @@ def group_rows(method: LearningMethod, profile: Profile, shown: list[str], targe
     ranker = method.ranker
     scorer = method.scorer
     query = profile.query_vector()
-    hits = ranker.index.search(query[None, :], ranker.options.content_candidates)[0] if query is not None else []
+    hits = ranker.index.search_rows(query[None, :], [ranker.options.content_candidates])[0][0] \
+        if query is not None else []
     from ..core.ranking.candidates import DEFAULT_FILTER
 
     pool = [i for i in scorer.candidates(ranker, profile, hits, ranker.options.k, DEFAULT_FILTER) if i != target]

@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 
 from ..profiles import Profile
-from ..ranking.features import Basis, build_basis, feature_matrix, neighbours
+from ..ranking.collab import CollabWindow, collab_window
+from ..ranking.features import Basis, build_basis, feature_matrix
 from ..ranking.options import Feature
 from .space import TunedIndex
 from .trend import PopularityTrend
@@ -53,7 +54,8 @@ class Context:
     tuned_basis: np.ndarray | None  # [J, d] W·u_j (not normalised: the parts must add up to the content score)
     tuned_norm: float  # ‖W·p‖
     query: np.ndarray | None  # W·p / ‖W·p‖
-    maps: dict[str, dict[str, float]]  # recent item → co-occurrence neighbours (cosine)
+    window: CollabWindow  # the recent items' co-occurrence neighbours (arrays)
+    maps: dict[str, dict[str, float]]  # the same as dicts: recent item → neighbour → cosine
     last: str | None  # the user's most recent item
     last_vector: np.ndarray | None  # its tuned vector
     touched_at: dict[str, float]  # recent item → when the user last touched it
@@ -65,12 +67,12 @@ def tuned_vectors(index, item_ids: Sequence[str]) -> np.ndarray:
     return index.tuned(item_ids) if isinstance(index, TunedIndex) else index.vectors(item_ids)
 
 
-def context(profile: Profile, ranker, maps: dict[str, dict[str, float]] | None = None) -> Context:
+def context(profile: Profile, ranker, window: CollabWindow | None = None) -> Context:
     """The profile's basis mapped through the running adapter (identity without one)."""
     opts = ranker.options
     index = ranker.index
     basis = build_basis(profile, index, opts)
-    maps = neighbours(profile, ranker.signals, opts.collab_window) if maps is None else maps
+    window = collab_window(profile, ranker.signals, opts.collab_window) if window is None else window
     adapter = index.adapter if isinstance(index, TunedIndex) else None
     tuned_basis, query, norm = basis.vectors, basis.query, basis.norm
     if adapter is not None and profile.vector is not None:
@@ -84,7 +86,7 @@ def context(profile: Profile, ranker, maps: dict[str, dict[str, float]] | None =
             touched_at[touch.item_id] = touch.ts
     last = basis.recent[0][0] if basis.recent else None
     last_vector = tuned_vectors(index, [last])[0] if last is not None and last in index else None
-    return Context(basis, tuned_basis, norm, query, maps, last, last_vector, touched_at,
+    return Context(basis, tuned_basis, norm, query, window, window.neighbours(), last, last_vector, touched_at,
                    max(profile.updated_at, ranker.signals.popularity.clock))
 
 
@@ -94,10 +96,11 @@ def compute(profile: Profile, ctx: Context, item_ids: Sequence[str], vectors: np
     n = len(item_ids)
     x = np.zeros((n, len(LearnedFeature)))
     # the blend's collab, popularity, category and freshness, by the blend's own code (content skipped)
-    blend, collab_parts = feature_matrix(profile, ctx.basis, item_ids, vectors, ctx.maps, ranker.catalogue,
-                                         ranker.signals, ranker.options, _BLEND_COLUMNS.astype(float))
+    blend = feature_matrix(profile, ctx.basis, item_ids, vectors, ctx.window, ranker.catalogue, ranker.signals,
+                           ranker.options, _BLEND_COLUMNS.astype(float))
+    collab_parts = blend.collab_parts
     for f in (Feature.COLLAB, Feature.POPULARITY, Feature.CATEGORY, Feature.FRESHNESS):
-        x[:, f] = blend[:, f]
+        x[:, f] = blend.values[:, f]
     if ctx.query is not None:
         x[:, LearnedFeature.CONTENT] = vectors @ ctx.query
     if ctx.last_vector is not None:

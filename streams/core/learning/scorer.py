@@ -12,7 +12,7 @@ import numpy as np
 from ..profiles import Profile
 from ..ranking.candidates import candidates
 from ..ranking.diversify import mmr, with_new_items
-from ..ranking.features import neighbours
+from ..ranking.collab import collab_window
 from ..ranking.reasons import ScoredItem
 from .features import compute, content_parts, context, tuned_vectors
 from .model import ScoreModel
@@ -36,14 +36,15 @@ class LearnedScorer:
         """The same scorer (and trend readings) with another model."""
         return LearnedScorer(model, self.trend)
 
-    def rank(self, ranker, profile: Profile, hits, k: int, list_filter) -> list[ScoredItem]:
+    def rank(self, ranker, profile: Profile, hit_ids: Sequence[str], k: int, list_filter) -> list[ScoredItem]:
         """The top-``k`` list; every item's reasons add up to its score."""
         opts = ranker.options
-        maps = neighbours(profile, ranker.signals, opts.collab_window)
-        item_ids = candidates(profile, hits, maps, k, ranker.index, ranker.catalogue, ranker.signals, opts, list_filter)
+        window = collab_window(profile, ranker.signals, opts.collab_window)
+        item_ids = candidates(profile, hit_ids, window, k, ranker.index, ranker.catalogue, ranker.signals, opts,
+                              list_filter)
         if not item_ids:
             return []
-        ctx = context(profile, ranker, maps)
+        ctx = context(profile, ranker, window)
         vectors = tuned_vectors(ranker.index, item_ids)
         x, collab_parts, source = compute(profile, ctx, item_ids, vectors, ranker, self.trend)
         scores = self.model.scores(x)
@@ -69,8 +70,8 @@ class LearnedScorer:
         ctx = context(profile, ranker)
         return compute(profile, ctx, item_ids, tuned_vectors(ranker.index, item_ids), ranker, self.trend)[0]
 
-    def candidates(self, ranker, profile: Profile, hits, k: int, list_filter) -> list[str]:
+    def candidates(self, ranker, profile: Profile, hit_ids: Sequence[str], k: int, list_filter) -> list[str]:
         """The candidate pool the scorer would rank (the learned ranker's training negatives come from it)."""
-        maps = neighbours(profile, ranker.signals, ranker.options.collab_window)
-        return candidates(profile, hits, maps, k, ranker.index, ranker.catalogue, ranker.signals, ranker.options,
+        window = collab_window(profile, ranker.signals, ranker.options.collab_window)
+        return candidates(profile, hit_ids, window, k, ranker.index, ranker.catalogue, ranker.signals, ranker.options,
                           list_filter)

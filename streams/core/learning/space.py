@@ -116,6 +116,15 @@ class TunedIndex(VectorIndex):
         space = self.space
         return space.index.search(space.adapter.embed(queries), k)
 
+    def search_rows(self, queries: np.ndarray, limits: Sequence[int]) -> list[tuple[list[str], np.ndarray]]:
+        """:meth:`search` as (ids, scores) per row, through the tuned index's own fast path."""
+        space = self.space
+        return space.index.search_rows(space.adapter.embed(queries), limits)
+
+    def present(self, item_ids) -> list[str]:
+        """The live ones among ``item_ids`` (the frozen index's id map: both spaces hold the same ids)."""
+        return self.base.present(item_ids)
+
     def vectors(self, item_ids: Sequence[str]) -> np.ndarray:
         """The frozen vectors (profiles are built from these)."""
         return self.base.vectors(item_ids)

@@ -28,7 +28,7 @@ class Scorer(Protocol):
 
     label: str
 
-    def rank(self, ranker: "Ranker", profile: Profile, hits: Sequence[Hit], k: int,
+    def rank(self, ranker: "Ranker", profile: Profile, hit_ids: Sequence[str], k: int,
              list_filter: ListFilter) -> list[ScoredItem]:
         """The top-k list, each item's reasons adding up to its score."""
 
@@ -62,7 +62,7 @@ class Ranker:
         """:meth:`rank` from the ids of the FAISS hits (what a batched search gives)."""
         k = self.options.k if k is None else k
         if self.scorer is not None:
-            return self.scorer.rank(self, profile, hits, k, list_filter)
+            return self.scorer.rank(self, profile, hit_ids, k, list_filter)
         opts = self.options
         # the collaborative window is read once per profile: candidates and collab features both need it
         window = collab_window(profile, self.signals, opts.collab_window)
