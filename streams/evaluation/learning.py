@@ -190,12 +190,18 @@ def fit_ranker(groups: RankerGroups, options: RankerFitOptions = RankerFitOption
     if len(groups) < 10:
         raise ImproperlyConfigured("too few lists in the fit part to fit a ranker (need 10 with a next item)")
     cut = max(1, int(len(groups) * (1 - options.validation_share)))
+    rng = np.random.default_rng(options.seed)
 
     def dataset(part: list[np.ndarray], reference=None):
-        x = np.concatenate(part)
-        y = np.concatenate([np.r_[1.0, np.zeros(len(g) - 1)] for g in part])
-        return lightgbm.Dataset(x, y, group=[len(g) for g in part], feature_name=list(LEARNED_FEATURES),
-                                reference=reference, free_raw_data=False)
+        # each group is shuffled: with the positive always first, LightGBM's NDCG (ties kept in row order)
+        # scores a constant model perfectly, and early stopping kept the first, near-constant tree
+        xs, ys = [], []
+        for g in part:
+            order = rng.permutation(len(g))
+            xs.append(g[order])
+            ys.append(np.r_[1.0, np.zeros(len(g) - 1)][order])
+        return lightgbm.Dataset(np.concatenate(xs), np.concatenate(ys), group=[len(g) for g in part],
+                                feature_name=list(LEARNED_FEATURES), reference=reference, free_raw_data=False)
 
     train = dataset(groups.rows[:cut])
     valid = dataset(groups.rows[cut:], reference=train) if cut < len(groups) else None

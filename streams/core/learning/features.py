@@ -51,7 +51,7 @@ class Context:
     """What one profile's candidates are compared with, in the space being searched."""
 
     basis: Basis  # the blend's basis: labels, decayed weights a_j, groups, the collaborative window
-    tuned_basis: np.ndarray | None  # [J, d] W·u_j (not normalised: the parts must add up to the content score)
+    weight: np.ndarray | None  # the running adapter's W (None: the frozen space)
     tuned_norm: float  # ‖W·p‖
     query: np.ndarray | None  # W·p / ‖W·p‖
     window: CollabWindow  # the recent items' co-occurrence neighbours (arrays)
@@ -74,19 +74,19 @@ def context(profile: Profile, ranker, window: CollabWindow | None = None) -> Con
     basis = build_basis(profile, index, opts)
     window = collab_window(profile, ranker.signals, opts.collab_window) if window is None else window
     adapter = index.adapter if isinstance(index, TunedIndex) else None
-    tuned_basis, query, norm = basis.vectors, basis.query, basis.norm
+    query, norm = basis.query, basis.norm
     if adapter is not None and profile.vector is not None:
+        # one projection per profile: the basis itself is never mapped (content_parts maps the few candidates back)
         projected = adapter.project(profile.vector[None, :])[0]
         norm = float(np.linalg.norm(projected))
         query = (projected / norm).astype(np.float32) if norm > 0 else None
-        tuned_basis = None if basis.vectors is None else adapter.project(basis.vectors)
     touched_at: dict[str, float] = {}
     for touch in profile.history:
         if touch.item_id:
             touched_at[touch.item_id] = touch.ts
     last = basis.recent[0][0] if basis.recent else None
     last_vector = tuned_vectors(index, [last])[0] if last is not None and last in index else None
-    return Context(basis, tuned_basis, norm, query, window, window.neighbours(), last, last_vector, touched_at,
+    return Context(basis, None if adapter is None else adapter.weight, norm, query, window, window.neighbours(), last, last_vector, touched_at,
                    max(profile.updated_at, ranker.signals.popularity.clock))
 
 
@@ -131,14 +131,29 @@ def compute(profile: Profile, ctx: Context, item_ids: Sequence[str], vectors: np
     return x, collab_parts, source
 
 
-def content_parts(ctx: Context, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(cosines with each basis vector [n, J], content parts [n, J]) of these candidates; parts add up to CONTENT
-    (less what interactions older than the kept history contribute)."""
-    if ctx.tuned_basis is None or not len(vectors):
-        empty = np.zeros((len(vectors), 0))
-        return empty, empty
-    raw = vectors @ ctx.tuned_basis.T
-    norms = np.linalg.norm(ctx.tuned_basis, axis=1)
-    sims = raw / np.where(norms > 0, norms, 1.0)
-    parts = raw * (ctx.basis.weights / ctx.tuned_norm) if ctx.tuned_norm > 0 else np.zeros_like(raw)
-    return sims, parts
+def content_parts(ctx: Context, vectors: np.ndarray, index) -> tuple[np.ndarray, np.ndarray]:
+    """(content part of each distinct interaction [n, G], tuned cosine with it [n, G]) of these candidates.
+
+    The parts add up to CONTENT (less what interactions older than the kept history contribute): with
+    tuned candidate vectors t_i and W the adapter, t_i · W·u_j = (t_i·W) · u_j, so the candidates are mapped
+    back (n × d²) rather than every interaction of the history forward (J × d², hundreds of rows).
+    """
+    basis = ctx.basis
+    n, groups = len(vectors), len(basis.group_labels)
+    if basis.vectors is None or not n or not groups:
+        return np.zeros((n, groups)), np.zeros((n, groups))
+    back = vectors @ ctx.weight if ctx.weight is not None else vectors
+    raw = back @ basis.vectors.T  # [n, J]: t_i · W·u_j
+    parts = raw * (basis.weights / ctx.tuned_norm) if ctx.tuned_norm > 0 else np.zeros_like(raw)
+    onehot = np.zeros((len(basis.groups), groups))
+    onehot[np.arange(len(basis.groups)), basis.groups] = 1.0
+    # similarity evidence: the tuned cosine with each distinct item the user touched (its tuned vector)
+    if ctx.weight is None:
+        sims = raw[:, basis.group_first]
+    else:
+        sims = np.zeros((n, groups))
+        cols = [g for g, label in enumerate(basis.group_labels) if label.get("item_id") in index]
+        if cols:
+            items = tuned_vectors(index, [basis.group_labels[g]["item_id"] for g in cols])
+            sims[:, cols] = vectors @ items.T
+    return parts @ onehot, sims

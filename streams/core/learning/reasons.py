@@ -23,7 +23,12 @@ F = LearnedFeature
 
 def learned_reasons(item_id: str, phi: np.ndarray, x: np.ndarray, ctx: Context, parts: np.ndarray, sims: np.ndarray,
                     collab_row: np.ndarray, source: int, catalogue, signals) -> tuple[Reason, ...]:
-    """The reasons of one listed item; their weights add up to phi.sum()."""
+    """The reasons of one listed item; their weights add up to phi.sum().
+
+    ``parts`` and ``sims``: the content part of each distinct interaction and the tuned cosine with it
+    (features.content_parts). Only the strongest MAX_REASONS content shares become Reason objects; the
+    rest go to "other" (they could not be listed anyway), which keeps the cost flat in the history length.
+    """
     out: dict[tuple, list] = {}  # (code, item or query) → [weight, evidence]
 
     def give(code: ReasonCode, weight: float, key: Any = None, evidence: dict | None = None) -> None:
@@ -36,26 +41,31 @@ def learned_reasons(item_id: str, phi: np.ndarray, x: np.ndarray, ctx: Context, 
         give(ReasonCode.OTHER, weight, None, {})
 
     basis = ctx.basis
+    dropped = 0
     # content: over the distinct interactions (an item touched twice is one reason), plus earlier activity
     phi_c = float(phi[F.CONTENT])
     if phi_c:
-        grouped = np.bincount(basis.groups, weights=parts, minlength=len(basis.group_labels)) if len(parts) else np.zeros(0)
-        residual = float(x[F.CONTENT]) - float(grouped.sum())
-        shares = np.abs(np.append(grouped, residual if abs(residual) > 1e-6 else 0.0))
+        residual = float(x[F.CONTENT]) - float(parts.sum())
+        shares = np.abs(np.append(parts, residual if abs(residual) > 1e-6 else 0.0))
         total = float(shares.sum())
         if total <= 0:
             other(phi_c, F.CONTENT)
         else:
-            for g, share in enumerate(shares[:-1]):
-                if share > 0:
-                    label = basis.group_labels[g]
-                    code = ReasonCode(label["code"])
-                    evidence = {k: v for k, v in label.items() if k != "code"}
-                    if code == ReasonCode.SIMILAR_TO_ITEM:
-                        evidence["title"] = catalogue.title(label["item_id"])
-                        evidence["similarity"] = round(float(sims[basis.group_first[g]]), 4)
-                    give(code, phi_c * share / total, label.get("item_id") or label.get("query"), evidence)
-            give(ReasonCode.EARLIER_ACTIVITY, phi_c * shares[-1] / total)
+            top = np.argsort(-shares[:-1], kind="stable")[:MAX_REASONS]
+            top = top[shares[top] > 0]
+            rest = phi_c * (float(shares[:-1].sum()) - float(shares[top].sum())) / total
+            dropped = int((shares[:-1] > 0).sum()) - len(top)
+            for g in top.tolist():
+                label = basis.group_labels[g]
+                code = ReasonCode(label["code"])
+                evidence = {k: v for k, v in label.items() if k != "code"}
+                if code == ReasonCode.SIMILAR_TO_ITEM:
+                    evidence["title"] = catalogue.title(label["item_id"])
+                    evidence["similarity"] = round(float(sims[g]), 4)
+                give(code, phi_c * float(shares[g]) / total, label.get("item_id") or label.get("query"), evidence)
+            if rest:
+                give(ReasonCode.OTHER, rest)
+            give(ReasonCode.EARLIER_ACTIVITY, phi_c * float(shares[-1]) / total)
     # collab: over the recent items by their co-occurrence with the candidate
     phi_co = float(phi[F.COLLAB])
     total = float(collab_row.sum()) if len(collab_row) else 0.0
@@ -92,7 +102,7 @@ def learned_reasons(item_id: str, phi: np.ndarray, x: np.ndarray, ctx: Context, 
     reasons = [Reason(code, weight, evidence) for (code, _), (weight, evidence) in out.items()
                if code != ReasonCode.OTHER]
     rest = sum(w for (code, _), (w, _) in out.items() if code == ReasonCode.OTHER)
-    return fold(reasons, rest)
+    return fold(reasons, rest, dropped)
 
 
 def _co(recent_id: str, item_id: str, catalogue, signals) -> dict[str, Any]:
@@ -100,14 +110,15 @@ def _co(recent_id: str, item_id: str, catalogue, signals) -> dict[str, Any]:
             "cooccurrence": round(signals.similarity(recent_id, item_id), 4)}
 
 
-def fold(reasons: list[Reason], rest: float) -> tuple[Reason, ...]:
-    """The strongest reasons first; beyond MAX_REASONS (and what had no evidence) one "other" reason."""
+def fold(reasons: list[Reason], rest: float, dropped: int = 0) -> tuple[Reason, ...]:
+    """The strongest reasons first; beyond MAX_REASONS (and what had no evidence, and ``dropped`` content
+    parts already in ``rest``) one "other" reason."""
     reasons.sort(key=lambda r: abs(r.weight), reverse=True)
-    count = 0
+    count = dropped
     if len(reasons) + (1 if rest else 0) > MAX_REASONS:
         keep = MAX_REASONS - 1
         rest += sum(r.weight for r in reasons[keep:])
-        count = len(reasons) - keep
+        count += len(reasons) - keep
         reasons = reasons[:keep]
     if rest:
         reasons.append(Reason(ReasonCode.OTHER, rest, {"count": count} if count else {}))

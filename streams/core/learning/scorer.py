@@ -48,15 +48,18 @@ class LearnedScorer:
         vectors = tuned_vectors(ranker.index, item_ids)
         x, collab_parts, source = compute(profile, ctx, item_ids, vectors, ranker, self.trend)
         scores = self.model.scores(x)
-        # MMR trades relevance for diversity on a 0..1 scale, whatever the model's score scale is
-        spread = float(scores.max() - scores.min())
-        order = mmr((scores - scores.min()) / spread if spread > 0 else np.zeros_like(scores), vectors, k,
-                    opts.mmr_lambda)
+        # MMR trades relevance for diversity on a 0..1 scale, whatever the model's score scale is: the spread
+        # of the 3k best it chooses from (over the whole pool, one low outlier squeezed them all near 1 and
+        # let diversity decide the list)
+        top = np.sort(scores)[::-1][: 3 * k]
+        spread = float(top[0] - top[-1]) if len(top) else 0.0
+        order = mmr(np.clip((scores - top[-1]) / spread, 0.0, None) if spread > 0 else np.zeros_like(scores),
+                    vectors, k, opts.mmr_lambda)
         if opts.new_item_slots > 0 and order:
             is_new = ranker.signals.popularity.get_many(item_ids) <= 0
             order = with_new_items(order, scores, is_new, opts.new_item_slots)
         phi = self.model.contributions(x[order])
-        sims, parts = content_parts(ctx, vectors[order])
+        parts, sims = content_parts(ctx, vectors[order], ranker.index)
         return [
             ScoredItem(item_id=item_ids[i], score=float(scores[i]),
                        reasons=learned_reasons(item_ids[i], phi[row], x[i], ctx, parts[row], sims[row],
