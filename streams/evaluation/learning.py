@@ -6,8 +6,9 @@
 - ``LearningMethod`` is a streamrec method over that TunedIndex with a LearnedScorer: a linear model
   (tuned content alone, or the hand-set blend until the ranker is fitted) or the LightGBM booster.
 - ``RankerGroups`` collects LambdaRank training groups from the fit part: the user's next item (label 1)
-  beside the items the list showed and a sample of its candidate pool (label 0), with features computed
-  from the profile the list was built from when the next item arrives, like the blend fit's pairs.
+  beside a uniform sample of the list's candidate pool (label 0), only when the next item is in the pool,
+  with features computed from the profile the list was built from when the next item arrives, like the
+  blend fit's pairs.
 """
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ class LearningMethod(StreamrecMethod):
 class RankerFitOptions:
     """How the LambdaRank ranker is fitted on the fit part."""
 
-    pool_negatives: int = 30  # random items of the list's candidate pool per group
+    pool_negatives: int = 50  # random items of the list's candidate pool per group
     trees: int = 300
     leaves: int = 31
     learning_rate: float = 0.05
@@ -149,7 +150,8 @@ class RankerGroups:
 
 def group_rows(method: LearningMethod, profile: Profile, shown: list[str], target: str, rng: np.random.Generator,
                options: RankerFitOptions) -> np.ndarray:
-    """Features of the next item, the items shown and a sample of the candidate pool, for the list's profile."""
+    """Features of the next item (first) and a uniform sample of the candidate pool, for the list's profile;
+    no rows when the next item is outside the pool."""
     ranker = method.ranker
     scorer = method.scorer
     query = profile.query_vector()
@@ -157,9 +159,16 @@ def group_rows(method: LearningMethod, profile: Profile, shown: list[str], targe
         if query is not None else []
     from ..core.ranking.candidates import DEFAULT_FILTER
 
-    pool = [i for i in scorer.candidates(ranker, profile, hits, ranker.options.k, DEFAULT_FILTER) if i != target]
+    pool = scorer.candidates(ranker, profile, hits, ranker.options.k, DEFAULT_FILTER)
+    if target not in pool:
+        # the ranker only ever orders its pool: a next item from outside it teaches features of items it never
+        # sees (early in a log, mostly never-touched ones), and the booster learned to push those
+        return np.zeros((0, len(LEARNED_FEATURES)))
+    pool = [i for i in pool if i != target]
     sample = [pool[i] for i in rng.choice(len(pool), min(options.pool_negatives, len(pool)), replace=False)] if pool else []
-    negatives = list(dict.fromkeys([i for i in shown if i != target] + sample))
+    # negatives are a uniform sample of the pool, never the items the list showed: those are what the running
+    # model liked best, and with them as negatives the booster learned to push down what the blend ranks high
+    negatives = sample
     if target not in ranker.index:
         return np.zeros((0, len(LEARNED_FEATURES)))
     return scorer.rows(ranker, profile, [target] + negatives)
