@@ -21,6 +21,7 @@ from streams.core.learning.training import AdapterTrainer, VectorTable
 from streams.core.learning.trend import PopularityTrend
 from streams.core.profiles import Profile
 from streams.core.ranking import Ranker, RankingOptions, RankingWeights, ReasonCode
+from streams.core.ranking.candidates import DEFAULT_FILTER
 from streams.core.recommender import Recommender
 from streams.core.records import Event
 from streams.core.signals import DeltaCollector, ItemSignals, SignalOptions
@@ -92,6 +93,43 @@ def test_a_tuned_index_switches_to_a_version_only_with_every_item_in_it():
     assert hits[0].score == pytest.approx(float(expected[0, 0]), abs=1e-5)
 
 
+def searched_vectors(tuned):
+    """Every vector of the searched space, by id."""
+    ids = list(tuned.space.index.ids)
+    return dict(zip(ids, tuned.space.index.vectors(ids)))
+
+
+def test_the_searched_index_never_mixes_two_adapter_versions():
+    ids, x = catalogue_vectors()
+    base = flat()
+    base.upsert(ids, x)
+    rng = np.random.default_rng(9)
+    old = Adapter(np.eye(DIM, dtype=np.float32) + 0.1 * rng.normal(size=(DIM, DIM)).astype(np.float32), 1, "enc@1")
+    new = Adapter(np.eye(DIM, dtype=np.float32) + 0.1 * rng.normal(size=(DIM, DIM)).astype(np.float32), 2, "enc@1")
+    tuned = TunedIndex(base, flat, old)
+    frozen = dict(zip(ids, x))
+
+    def of_version(adapter):
+        got = searched_vectors(tuned)
+        assert set(got) == set(base.ids)  # every item has a vector of the searched version
+        return all(np.allclose(v, adapter.embed(frozen[i][None, :])[0], atol=1e-5) for i, v in got.items())
+
+    assert of_version(old)
+    space = tuned.build(new, *tuned.snapshot())
+    # while the new version is built, items change: the searched index stays all-old, the new one catches up
+    late = rng.normal(size=(3, DIM)).astype(np.float32)
+    late /= np.linalg.norm(late, axis=1, keepdims=True)
+    tuned.upsert(["late-0", "late-1", "i5"], late)
+    frozen.update({"late-0": late[0], "late-1": late[1], "i5": late[2]})
+    assert of_version(old) and tuned.model_version == old.model_version
+    tuned.install(space)
+    assert of_version(new) and tuned.model_version == new.model_version
+    assert not np.allclose(old.embed(x[:1]), new.embed(x[:1]), atol=1e-3)  # the two versions differ
+    # a list names the version its vectors came from, and a ranker reads one space per list
+    recommender, _ = world(LearnedScorer(LinearModel({"content": 1.0})), adapter=new)
+    assert recommender.ranker.index.model_version == new.model_version
+
+
 def test_install_refuses_a_version_that_misses_items():
     ids, x = catalogue_vectors()
     base = flat()
@@ -134,6 +172,30 @@ def test_training_on_co_interactions_publishes_versions_that_bring_pairs_togethe
     other = np.mean([z[i] @ z[j] for i in range(40) for j in range(40) if i % GROUPS != j % GROUPS])
     assert same > other + 0.2  # the frozen vectors are random: only training can have done this
     assert trainer.pairs_seen == 1600
+
+
+def test_training_lowers_the_contrastive_loss_of_held_out_co_interaction_pairs():
+    ids, x = catalogue_vectors()
+    rng = np.random.default_rng(8)
+    trainer = trainer_for(ids, x, learning_rate=0.01)
+    trainer.add(group_pairs(ids, rng, 400))
+    first = trainer.update()
+    frozen = first.running_val_loss  # the identity's loss on the held-out pairs (never trained on)
+    for _ in range(2):
+        trainer.add(group_pairs(ids, rng, 400))
+        trainer.update()
+    with trainer.lock:
+        val = trainer.val
+        held_out = (val.a[: len(val)].copy(), val.b[: len(val)].copy(), val.w[: len(val)].copy())
+    import torch
+
+    with torch.no_grad():
+        x_t = trainer._vectors()
+        identity = trainer.validation_loss(torch.eye(DIM), x_t, held_out)
+        tuned = trainer.validation_loss(torch.tensor(trainer.running.weight), x_t, held_out)
+    assert trainer.running.version >= 1
+    assert tuned < 0.8 * identity and first.val_loss < frozen
+    assert trainer.running.val_loss < frozen
 
 
 def test_an_update_worse_than_the_running_adapter_is_not_published():
@@ -240,6 +302,20 @@ def test_learned_reasons_add_up_to_the_score_which_is_the_boosters_output_minus_
     # the bias is the model's expected output: TreeSHAP puts the same value in every row's last column
     contrib = booster.booster.predict(x, pred_contrib=True)
     assert np.allclose(contrib[:, -1], booster.bias)
+
+
+def test_lightgbm_pred_contrib_per_feature_sums_to_the_published_score(learned):
+    recommender, profiles, booster = learned
+    profile = next(iter(profiles.values()))
+    ranker = recommender.ranker
+    pool = ranker.scorer.candidates(ranker, profile, [], 5, DEFAULT_FILTER)
+    x = ranker.scorer.rows(ranker, profile, pool)
+    contrib = booster.booster.predict(x, pred_contrib=True)  # TreeSHAP: one column per feature, then the bias
+    assert contrib.shape == (len(pool), len(LEARNED_FEATURES) + 1)
+    assert np.allclose(contrib.sum(axis=1), booster.booster.predict(x, raw_score=True), atol=1e-9)
+    phi = booster.contributions(x)
+    assert np.allclose(phi, contrib[:, :-1]) and np.allclose(phi.sum(axis=1), booster.scores(x), atol=1e-9)
+    assert np.abs(phi).sum() > 0  # the model uses its features: the check is not 0 == 0
 
 
 def test_the_content_reason_names_the_users_item_the_tuned_similarity_points_at():
