@@ -386,3 +386,20 @@ def test_the_trend_reads_interest_picking_up():
         trend.note("new", popularity.get("new"), 19 * day + m * 60)
     old, new = trend.scores(["old", "new"], popularity)
     assert new > old
+
+
+# ---- the windowed item-kNN baselines of the evaluation table --------------------------------
+def test_a_windowed_item_knn_counts_only_close_pairs_and_keeps_the_strongest_neighbours():
+    from streams.evaluation.knn import KNNOptions, WindowedItemKNN
+
+    knn = WindowedItemKNN("w", ["a", "b", "c", "d"], k=2, options=KNNOptions(window=1, neighbours=1, last=1))
+    for item in ("a", "b", "c"):
+        knn.step("u", item)
+    for item in ("b", "c"):
+        knn.step("w", item)
+    pos = {i: n for n, i in enumerate(knn.space.item_ids)}
+    assert knn.co[pos["a"], pos["c"]] == 0  # two apart: outside a window of 1
+    assert knn.co[pos["b"], pos["c"]] == 2 and knn.co[pos["a"], pos["b"]] == 1
+    scores = knn.scores([pos["b"]])
+    assert scores[pos["c"]] == pytest.approx(1.0) and scores[pos["a"]] == 0  # one neighbour kept: the strongest
+    assert knn.step("v", "b")[0] == "c"

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ImproperlyConfigured
-from .baselines import _ItemSpace
+from .baselines import ItemKNNBaseline
 
 
 @dataclass(frozen=True)
@@ -30,32 +30,14 @@ class KNNOptions:
             raise ImproperlyConfigured("a windowed item-kNN needs window, neighbours and last >= 1")
 
 
-class WindowedItemKNN:
+class WindowedItemKNN(ItemKNNBaseline):
     """Item-kNN over co-occurrence counted within a window of each user's sequence (past events only)."""
 
     def __init__(self, name: str, item_ids: Sequence[str], k: int = 10, options: KNNOptions = KNNOptions()) -> None:
+        super().__init__(item_ids, k)
         self.name = name
-        self.space = _ItemSpace(item_ids)
-        self.k = k
         self.options = options
-        n = len(self.space.item_ids)
-        # dense at catalogue scale (1.7k items → 22 MB), so every update and every score is a vector op
-        self.co = np.zeros((n, n), dtype=np.float64)
-        self.counts = np.zeros(n, dtype=np.float64)
-
-    def step(self, user_id: str, item_id: str) -> list[str]:
-        """Count the interaction against the user's previous ``window`` items, then return their list."""
-        pos, earlier = self.space.record(user_id, item_id)
-        if pos is not None and pos not in earlier:
-            self.counts[pos] += 1.0
-            recent = earlier[-self.options.window:]
-            if recent:
-                self.co[pos, recent] += 1.0
-                self.co[recent, pos] += 1.0
-        history = self.space.history.get(user_id, [])
-        if not history:
-            return []
-        return self.space.top(self.scores(history[-self.options.last:]), user_id, self.k)
+        self.window, self.last = options.window, options.last
 
     def scores(self, recent: Sequence[int]) -> np.ndarray:
         """Σ over ``recent`` of the cosine with each of its kept neighbours (0 elsewhere)."""
