@@ -113,7 +113,7 @@ def print_summary(result: ReplayResult, console: Console) -> None:
                   f"(≥ {GOAL_VS_POPULARITY}x), {ratio(goal['hybrid_vs_item_knn'])} item-kNN (≥ {GOAL_VS_ITEM_KNN}x) → {mark}")
     if result.cold_items:
         cold = cold_start(result)
-        for method in (m for m in (HYBRID, "streamrec-content") if m in result.logs):
+        for method in (m for m in result.methods if m.startswith(HYBRID)):  # every streamrec step
             c = cold[method]
             console.print(f"cold start ({len(result.cold_items)} held-out items, no interactions): {method} showed one "
                           f"in {c['lists_with_cold_item']:,} lists ({c['share']:.2%}), {c['distinct_cold_items']} distinct; "
