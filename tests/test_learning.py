@@ -403,3 +403,22 @@ def test_a_windowed_item_knn_counts_only_close_pairs_and_keeps_the_strongest_nei
     scores = knn.scores([pos["b"]])
     assert scores[pos["c"]] == pytest.approx(1.0) and scores[pos["a"]] == 0  # one neighbour kept: the strongest
     assert knn.step("v", "b")[0] == "c"
+
+
+def test_the_ranker_fit_learns_from_shuffled_groups_and_early_stopping_keeps_a_real_model():
+    from streams.evaluation.learning import RankerFitOptions, RankerGroups, fit_ranker
+
+    rng = np.random.default_rng(10)
+    groups = RankerGroups()
+    for _ in range(200):  # the next item (first row) has the stronger collab; the rest is noise
+        x = rng.normal(size=(12, len(LEARNED_FEATURES)))
+        x[0, LearnedFeature.COLLAB] += 2.0
+        groups.add(x)
+    fit = fit_ranker(groups, RankerFitOptions(trees=40, min_data_in_leaf=20, early_stopping=10, threads=1))
+    # groups come with the positive first; the fit shuffles them, so early stopping judges a real ranking
+    assert fit.trees > 1 and fit.valid_ndcg is not None
+    held_out = [rng.normal(size=(12, len(LEARNED_FEATURES))) for _ in range(50)]
+    for x in held_out:
+        x[0, LearnedFeature.COLLAB] += 2.0
+    top = [int(np.argmax(fit.model.scores(x))) == 0 for x in held_out]
+    assert np.mean(top) > 0.6
