@@ -15,7 +15,7 @@ ITEMS = catalogue(per_category=3)
 
 def test_the_trainer_publishes_an_adapter_and_the_worker_switches_to_it(broker, start_worker):
     worker = start_worker(STREAMREC_ADAPTER="true")
-    trainer = start_worker(**{**TRAINER_ENV, "STREAMREC_TRAINER_MIN_PAIRS": "50"})
+    trainer = start_worker(**TRAINER_ENV)
     worker.wait_ready(timeout=180)
     trainer.wait_ready(timeout=180)
     assert worker.get_json("/health")["adapter_version"] == 0  # the frozen space until the trainer publishes

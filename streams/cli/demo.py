@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, settings) -> int:
 
 #: the demo's trainer: its own consumer group, small updates often (a demo has a few hundred pairs)
 TRAINER_ENV = {"STREAMREC_LOG_LEVEL": "warning", "STREAMREC_ROLE": "trainer", "STREAMREC_APP_ID": "streamrec-trainer",
-               "STREAMREC_TRAINER_INTERVAL": "2", "STREAMREC_TRAINER_MIN_PAIRS": "100", "STREAMREC_TRAINER_DEVICE": "cpu"}
+               "STREAMREC_TRAINER_INTERVAL": "2", "STREAMREC_TRAINER_MIN_PAIRS": "50", "STREAMREC_TRAINER_DEVICE": "cpu"}
 
 
 def _show_adapter(console: Console, worker: WorkerProcess, trainer: WorkerProcess, timeout: float = 60.0) -> None:
