@@ -10,9 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from ..profiles import Profile
-from ..ranking.candidates import candidates
 from ..ranking.diversify import mmr, with_new_items
-from ..ranking.collab import collab_window
 from ..ranking.reasons import ScoredItem
 from .features import compute, content_parts, context, tuned_vectors
 from .model import ScoreModel
@@ -39,9 +37,7 @@ class LearnedScorer:
     def rank(self, ranker, profile: Profile, hit_ids: Sequence[str], k: int, list_filter) -> list[ScoredItem]:
         """The top-``k`` list; every item's reasons add up to its score."""
         opts = ranker.options
-        window = collab_window(profile, ranker.signals, opts.collab_window)
-        item_ids = candidates(profile, hit_ids, window, k, ranker.index, ranker.catalogue, ranker.signals, opts,
-                              list_filter)
+        window, item_ids = ranker.pool(profile, hit_ids, k, list_filter)
         if not item_ids:
             return []
         ctx = context(profile, ranker, window)
@@ -75,6 +71,4 @@ class LearnedScorer:
 
     def candidates(self, ranker, profile: Profile, hit_ids: Sequence[str], k: int, list_filter) -> list[str]:
         """The candidate pool the scorer would rank (the learned ranker's training negatives come from it)."""
-        window = collab_window(profile, ranker.signals, ranker.options.collab_window)
-        return candidates(profile, hit_ids, window, k, ranker.index, ranker.catalogue, ranker.signals, ranker.options,
-                          list_filter)
+        return ranker.pool(profile, hit_ids, k, list_filter)[1]

@@ -16,7 +16,7 @@ from ..catalogue import Catalogue
 from ..profiles import Profile
 from ..signals import ItemSignals
 from .candidates import DEFAULT_FILTER, ListFilter, candidates
-from .collab import collab_window
+from .collab import CollabWindow, collab_window
 from .diversify import mmr, with_new_items
 from .features import build_basis, feature_matrix, recent_items
 from .options import Feature, RankingOptions, RankingWeights
@@ -64,10 +64,7 @@ class Ranker:
         if self.scorer is not None:
             return self.scorer.rank(self, profile, hit_ids, k, list_filter)
         opts = self.options
-        # the collaborative window is read once per profile: candidates and collab features both need it
-        window = collab_window(profile, self.signals, opts.collab_window)
-        item_ids = candidates(profile, hit_ids, window, k, self.index, self.catalogue, self.signals, opts,
-                              list_filter)
+        window, item_ids = self.pool(profile, hit_ids, k, list_filter)
         if not item_ids:
             return []
         basis = build_basis(profile, self.index, opts)
@@ -86,6 +83,14 @@ class Ranker:
                                f.collab_sims[order], sims, self.catalogue)
         return [ScoredItem(item_id=item_id, score=score, reasons=why, features=tuple(row))
                 for item_id, score, why, row in zip(listed, scores[order].tolist(), reasons, feats[order].tolist())]
+
+    def pool(self, profile: Profile, hit_ids: Sequence[str], k: int,
+             list_filter: ListFilter = DEFAULT_FILTER) -> tuple[CollabWindow, list[str]]:
+        """The profile's collaborative window and its admitted candidates (the window is read once per
+        profile: candidates and the collab features both need it)."""
+        window = collab_window(profile, self.signals, self.options.collab_window)
+        return window, candidates(profile, hit_ids, window, k, self.index, self.catalogue, self.signals,
+                                  self.options, list_filter)
 
     def feature_matrix(self, profile: Profile, item_ids: Sequence[str]) -> np.ndarray:
         """Feature values [n, len(Feature)] of these items for this profile (for fitting)."""
