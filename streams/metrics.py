@@ -135,6 +135,13 @@ class Metrics:
             "streamrec_explanation_integrity_violations",
             "Explanations citing an item the user never touched (must stay 0).", registry=r)
 
+        self.adapter_version = Gauge(
+            "streamrec_adapter_version", "Version of the behaviour-tuned adapter this worker searches (0: frozen).",
+            registry=r)
+        self.adapter_switch_seconds = Histogram(
+            "streamrec_adapter_switch_seconds", "Re-embedding the catalogue under a new adapter and switching to it.",
+            buckets=ENCODER_SECONDS_BUCKETS, registry=r)
+
     def _faust(self, r: CollectorRegistry) -> None:
         # counted by streams.runtime.sensor, a Faust sensor
         self.rebalances = Counter(

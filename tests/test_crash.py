@@ -92,7 +92,9 @@ def test_a_sigkilled_worker_ends_where_a_crash_free_run_ends(tmp_path):
         assert b["applied_events"] == a["applied_events"]
         assert b["history"] == a["history"] and b["seen"] == a["seen"]
         assert b["categories"] == pytest.approx(a["categories"], rel=1e-9)
-        assert b["vector"] == pytest.approx(a["vector"], rel=1e-5, abs=1e-6)
+        # float32 components of a unit vector folded from dozens of events: a few ulps of 1.0 (1.2e-7 each)
+        # apart when a restored profile re-enters the sum (seen once: 1.2e-6), so 1e-5 absolute
+        assert b["vector"] == pytest.approx(a["vector"], rel=1e-5, abs=1e-5)
     for item_id, a in clean["signals"].items():
         b = crashed["signals"][item_id]
         assert b["popularity"] == pytest.approx(a["popularity"], rel=1e-9), item_id

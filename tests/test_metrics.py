@@ -13,6 +13,7 @@ EXPECTED_FAMILIES = {
     "streamrec_events_consumed", "streamrec_items_upserted", "streamrec_items_deleted", "streamrec_dead_letters",
     "streamrec_event_to_recommendation_seconds", "streamrec_encoder_batch_size", "streamrec_encoder_batch_seconds",
     "streamrec_encoder_texts", "streamrec_index_items", "streamrec_index_search_seconds",
+    "streamrec_adapter_version", "streamrec_adapter_switch_seconds",
     "streamrec_recommendations_published", "streamrec_cold_start_recommendations", "streamrec_profiles",
     "streamrec_item_freshness_seconds", "streamrec_profile_freshness_seconds", "streamrec_explanations_checked",
     "streamrec_explanation_integrity_violations", "streamrec_consumer_lag", "streamrec_build",

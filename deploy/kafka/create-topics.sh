@@ -27,10 +27,12 @@ create items 4
 # every worker reads all of item-vectors and of the signal rows; compaction keeps the latest per item
 create item-vectors 4 --config cleanup.policy=compact --config min.cleanable.dirty.ratio=0.1
 create streamrec-signals 4 --config cleanup.policy=compact --config min.cleanable.dirty.ratio=0.1
+# the trainer's published adapter versions (one key): every worker with STREAMREC_ADAPTER follows the latest
+create streamrec-adapters 1 --config cleanup.policy=compact --config min.cleanable.dirty.ratio=0.1
 # dead letters are kept two weeks for inspection and replay
 create streamrec-dead-letters 4 --config retention.ms=1209600000
 
 "$KT" --bootstrap-server "$BOOTSTRAP" --describe \
-  --topic 'events|recommendations|items|item-vectors|streamrec-dead-letters|streamrec-signal-deltas|streamrec-signals' \
+  --topic 'events|recommendations|items|item-vectors|streamrec-dead-letters|streamrec-signal-deltas|streamrec-signals|streamrec-adapters' \
   | grep -E '^Topic:' || true
 echo "topics ready"

@@ -28,6 +28,8 @@ def register(sub) -> None:
     parser.add_argument("--users", type=int, default=2, help="shoppers per persona (8 personas; default 2)")
     parser.add_argument("--show", type=int, default=3, help="items shown per list (default 3)")
     parser.add_argument("--pace", type=float, default=0.05, help="seconds between published events (default 0.05)")
+    parser.add_argument("--no-trainer", dest="trainer", action="store_false",
+                        help="leave out the adapter trainer (the worker then ranks in the frozen text space)")
     parser.set_defaults(run=run)
 
 
@@ -40,15 +42,23 @@ def run(args: argparse.Namespace, settings) -> int:
     with console.status("starting the embedded broker (tansu)…"):
         broker = LocalBroker.start(log_path=workdir / "broker.log", binary=settings.tansu_bin)
     console.print(f"[green]✓[/] broker on {broker.url} (in memory)")
-    worker = None
+    worker = trainer = None
     try:
         with console.status("starting a worker (loading the MiniLM encoder, joining the group)…"):
-            worker = WorkerProcess.start(broker.url, workdir / "worker", env={"STREAMREC_LOG_LEVEL": "warning"})
+            worker = WorkerProcess.start(broker.url, workdir / "worker", env={
+                "STREAMREC_LOG_LEVEL": "warning", "STREAMREC_ADAPTER": "true" if args.trainer else "false"})
+            if args.trainer:  # the trainer role beside it: learns the behaviour-tuned adapter from the sessions
+                trainer = WorkerProcess.start(broker.url, workdir / "trainer", env=TRAINER_ENV)
             health = worker.wait_ready(timeout=180)
-        console.print(f"[green]✓[/] worker ready on {worker.web_url} — model {health['model_version']}")
+            if trainer is not None:
+                trainer.wait_ready(timeout=180)
+        console.print(f"[green]✓[/] worker ready on {worker.web_url} — model {health['model_version']}"
+                      + (f"; adapter trainer on {trainer.web_url}" if trainer is not None else ""))
         _load_catalogue(console, broker, worker, settings)
         _replay_sessions(console, broker, settings, args)
         _show_dead_letters(console, broker, settings)
+        if trainer is not None:
+            _show_adapter(console, worker, trainer)
         user = "trail-runner-1"
         rec = worker.get_json(f"/recommendations/{user}?k=3")
         console.print(f"\n[bold]GET {worker.web_url}/recommendations/{user}?k=3[/] →")
@@ -57,10 +67,32 @@ def run(args: argparse.Namespace, settings) -> int:
         console.print(f"\nMetrics: {worker.web_url}/metrics · logs and data: {workdir}")
     finally:
         with console.status("stopping…"):
-            if worker is not None:
-                worker.stop()
+            for process in (trainer, worker):
+                if process is not None:
+                    process.stop()
             broker.stop()
     return 0
+
+
+#: the demo's trainer: its own consumer group, small updates often (a demo has a few hundred pairs)
+TRAINER_ENV = {"STREAMREC_LOG_LEVEL": "warning", "STREAMREC_ROLE": "trainer", "STREAMREC_APP_ID": "streamrec-trainer",
+               "STREAMREC_TRAINER_INTERVAL": "2", "STREAMREC_TRAINER_MIN_PAIRS": "50", "STREAMREC_TRAINER_DEVICE": "cpu"}
+
+
+def _show_adapter(console: Console, worker: WorkerProcess, trainer: WorkerProcess, timeout: float = 60.0) -> None:
+    """Wait for the worker to switch to an adapter version the trainer published, and say which."""
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for the trainer's first adapter version…"):
+        while time.monotonic() < deadline:
+            health = worker.get_json("/health")
+            if health.get("adapter_version", 0) > 0:
+                learned = trainer.get_json("/health")
+                console.print(f"[green]✓[/] the trainer learned from {learned.get('adapter_pairs', 0):,} co-interaction "
+                              f"pairs and published adapter v{learned.get('adapter_version')}; the worker switched to "
+                              f"it: lists now carry model_version {health['lists_model_version']}")
+                return
+            time.sleep(0.5)
+    console.print(f"[yellow]![/] no adapter version within {timeout:.0f} s (trainer log: {trainer.log_path})")
 
 
 def _load_catalogue(console: Console, broker: LocalBroker, worker: WorkerProcess, settings) -> None:

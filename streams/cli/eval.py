@@ -60,6 +60,8 @@ def add_data_flags(parser) -> None:
                         help="items held out of the log and added with no interactions (default 20; 0 = off)")
     parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+    parser.add_argument("--methods", metavar="LIST",
+                        help="comma-separated methods to replay (default: all of them; a wrong name lists the valid ones)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -107,6 +109,19 @@ def sharding(args: argparse.Namespace, settings):
                     neighbours=getattr(args, "signal_neighbours", None) or settings.signal_neighbours)
 
 
+def chosen_methods(args: argparse.Namespace) -> tuple[str, ...]:
+    """--methods as a tuple in table order (every method when not given)."""
+    from ..evaluation.methods import METHODS
+
+    if not getattr(args, "methods", None):
+        return METHODS
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        raise ImproperlyConfigured(f"unknown --methods {', '.join(unknown) or args.methods!r}; choose among {', '.join(METHODS)}")
+    return tuple(m for m in METHODS if m in names)
+
+
 def replay_and_report(args: argparse.Namespace, settings, save_weights: Path | None) -> int:
     """Load the data and the encoder, replay, print the table, write JSON and PNG."""
     from dataclasses import replace
@@ -130,6 +145,7 @@ def replay_and_report(args: argparse.Namespace, settings, save_weights: Path | N
         ranking=replace(settings.ranking_options(),
                         weights=RankingWeights() if args.fit_fraction > 0 else RankingWeights.default()),
         sharding=sharding(args, settings),
+        methods=chosen_methods(args),
     )
     with console.status("loading the encoder…"):
         encoder = load_encoder(settings.encoder_options())
@@ -157,11 +173,20 @@ def replay_and_report(args: argparse.Namespace, settings, save_weights: Path | N
     for segment in ("fit", "test") if result.boundary else ("full",):
         report.print_table(result, console, segment)
     report.print_summary(result, console)
+    from ..evaluation.learning_report import print_learning
+
+    print_learning(result, console)
     if save_weights is not None:
         if result.fit is None:
             raise ImproperlyConfigured("no weights were fitted (--fit-fraction 0); nothing to save")
         save_weights.parent.mkdir(parents=True, exist_ok=True)
         save_weights.write_text(json.dumps(report.weights_file(result, command), indent=1) + "\n", encoding="utf-8")
         console.print(f"fitted weights saved to {save_weights} (workers load them with STREAMREC_WEIGHTS={save_weights})")
+    ranker_out = getattr(args, "ranker_out", None)
+    if ranker_out is not None:
+        if result.ranker_fit is None:
+            raise ImproperlyConfigured("no ranker was fitted (it needs --fit-fraction > 0 and the streamrec-learned method)")
+        result.ranker_fit.model.save(ranker_out)
+        console.print(f"learned ranker saved to {ranker_out} (workers load it with STREAMREC_RANKER_MODEL={ranker_out})")
     console.print(f"wrote {json_path} and {png_path} ({result.seconds:.0f} s)")
     return 0

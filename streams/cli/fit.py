@@ -17,6 +17,9 @@ def register(sub) -> None:
         epilog="example: streamrec fit --items catalogue.jsonl --events history.jsonl --out my-weights.json",
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="where the weights go (never inside the package)")
+    parser.add_argument("--ranker", dest="ranker_out", metavar="FILE",
+                        help="also fit the learned ranker (LightGBM LambdaRank) and write it to FILE "
+                        "(workers load it with STREAMREC_RANKER_MODEL)")
     parser.add_argument("--report", dest="report_dir", metavar="DIR", default="out/fit",
                         help="where the replay's eval.json and eval.png go (default out/fit)")
     add_data_flags(parser)
@@ -29,4 +32,6 @@ def run(args: argparse.Namespace, settings) -> int:
         from ..errors import ImproperlyConfigured
 
         raise ImproperlyConfigured("--fit-fraction must be above 0 to fit anything")
+    if args.ranker_out is not None:
+        args.ranker_out = weights_path(args.ranker_out)
     return replay_and_report(args, settings, weights_path(args.out))

@@ -63,6 +63,8 @@ class ItemKNNBaseline:
     """Item-kNN: score(c) = Σ over the user's whole history h of cos(h, c) on user co-occurrence counts."""
 
     name = "item-knn"
+    window: int | None = None  # co-occurrence with this many previous items (None: the whole history)
+    last: int | None = None  # the user's most recent items that vote (None: all of them)
 
     def __init__(self, item_ids: Sequence[str], k: int = 10) -> None:
         self.space = _ItemSpace(item_ids)
@@ -77,13 +79,14 @@ class ItemKNNBaseline:
         pos, earlier = self.space.record(user_id, item_id)
         if pos is not None and pos not in earlier:
             self.counts[pos] += 1.0
-            if earlier:
-                self.co[pos, earlier] += 1.0
-                self.co[earlier, pos] += 1.0
+            recent = earlier if self.window is None else earlier[-self.window:]
+            if recent:
+                self.co[pos, recent] += 1.0
+                self.co[recent, pos] += 1.0
         history = self.space.history.get(user_id, [])
         if not history:
             return []
-        return self.space.top(self.scores(history), user_id, self.k)
+        return self.space.top(self.scores(history if self.last is None else history[-self.last:]), user_id, self.k)
 
     def scores(self, history: Sequence[int]) -> np.ndarray:
         """Σ_h cos(h, ·) for the given history positions (0 for never co-occurring items)."""

@@ -18,12 +18,16 @@ from ..core.signals import DeltaCollector, ItemSignals, SignalAggregator, Signal
 from . import metrics
 from .baselines import ItemKNNBaseline, PopularityBaseline
 from .data import Dataset
+from .knn import KNN_BASELINES, KNN_TUNED, KNN_WINDOW, WindowedItemKNN
 
 HYBRID = "streamrec"
 CONTENT = "streamrec-content"
+TUNED = "streamrec-tuned"  # tuned content alone: the adapter's vectors (core/learning)
+LEARNED = "streamrec-learned"  # the LightGBM LambdaRank ranker over the learned features
 POPULARITY = PopularityBaseline.name
 ITEM_KNN = ItemKNNBaseline.name
-METHODS = (POPULARITY, ITEM_KNN, CONTENT, HYBRID)
+METHODS = (POPULARITY, ITEM_KNN, KNN_WINDOW, KNN_TUNED, CONTENT, TUNED, HYBRID, LEARNED)
+LEARNING_METHODS = (TUNED, LEARNED)
 #: the content-only method: the text embeddings alone
 CONTENT_ONLY = RankingWeights(content=1.0, collab=0.0, popularity=0.0, category=0.0, freshness=0.0)
 
@@ -124,7 +128,7 @@ class StreamrecMethod:
 class BaselineMethod:
     """Adapts a baseline's (user, item) step to the replay's event step."""
 
-    def __init__(self, baseline: PopularityBaseline | ItemKNNBaseline) -> None:
+    def __init__(self, baseline: PopularityBaseline | ItemKNNBaseline | WindowedItemKNN) -> None:
         self.name = baseline.name
         self.baseline = baseline
 
@@ -134,20 +138,27 @@ class BaselineMethod:
 
 
 def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ranking: RankingOptions,
-                  signals: SignalOptions, sharding: Sharding = Sharding()) -> list[Method]:
-    """Popularity, item-kNN, content-only streamrec and hybrid streamrec over one catalogue and index."""
+                  signals: SignalOptions, sharding: Sharding = Sharding(), names: tuple[str, ...] = METHODS,
+                  adapter=None) -> list[Method]:
+    """The baselines and the streamrec methods named in ``names`` (METHODS order), over one catalogue and index.
+
+    ``adapter`` (evaluation.learning.AdapterOptions) configures the online adapter of the learning methods.
+    """
     item_ids = [item.item_id for item in dataset.items]
     index = build_index(IndexOptions(kind="flat"), vectors.shape[1])
     index.upsert(item_ids, np.ascontiguousarray(vectors, dtype=np.float32))
     catalogue = Catalogue()
     for item in dataset.items:
         catalogue.put(ItemMeta.from_item(item))
-    methods: list[Method] = [
-        BaselineMethod(PopularityBaseline(item_ids, ranking.k)),
-        BaselineMethod(ItemKNNBaseline(item_ids, ranking.k)),
-    ]
+    baselines = {POPULARITY: lambda: PopularityBaseline(item_ids, ranking.k),
+                 ITEM_KNN: lambda: ItemKNNBaseline(item_ids, ranking.k),
+                 **{name: (lambda name=name: WindowedItemKNN(name, item_ids, ranking.k, KNN_BASELINES[name]))
+                    for name in KNN_BASELINES}}
+    methods: list[Method] = [BaselineMethod(make()) for name, make in baselines.items() if name in names]
     shared = sharding.signals == "shared"
     for name, options in ((CONTENT, replace(ranking, weights=CONTENT_ONLY)), (HYBRID, ranking)):
+        if name not in names:
+            continue
         # each streamrec method (and each simulated worker) has its own signals; index and catalogue are
         # read-only here. A fixed clock: generated_at plays no part in scoring, and a constant keeps runs
         # reproducible.
@@ -155,5 +166,11 @@ def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ran
                                     clock=lambda: 0.0) for _ in range(sharding.workers)]
         aggregator = SignalAggregator(signals, sharding.neighbours) if shared else None
         methods.append(StreamrecMethod(name, recommenders, sharding, aggregator))
-    return methods
+    if any(name in names for name in LEARNING_METHODS):
+        from .learning import build_learning_methods
+
+        methods += build_learning_methods(names, item_ids, vectors, index, catalogue, model_version, ranking, signals,
+                                          sharding, adapter)
+    order = {name: n for n, name in enumerate(METHODS)}
+    return sorted(methods, key=lambda m: order[m.name])
 

@@ -23,10 +23,23 @@ from ..errors import ImproperlyConfigured
 from . import metrics
 from .data import RATING_MAPS, Dataset
 from .fit import FitOptions, FitResult, PairSet, fit_weights
-from .methods import CONTENT, HYBRID, ITEM_KNN, METHODS, POPULARITY, Sharding, StreamrecMethod, build_methods
+from .knn import KNN_TUNED, KNN_WINDOW
+from .learning import AdapterOptions, RankerFit, RankerFitOptions, RankerGroups, UpdateLog, fit_ranker, group_rows
+from .methods import (
+    CONTENT,
+    HYBRID,
+    ITEM_KNN,
+    LEARNED,
+    METHODS,
+    POPULARITY,
+    TUNED,
+    Sharding,
+    StreamrecMethod,
+    build_methods,
+)
 
-__all__ = ["CONTENT", "HYBRID", "ITEM_KNN", "METHODS", "POPULARITY", "SEGMENTS", "ReplayOptions", "ReplayResult",
-           "replay"]
+__all__ = ["CONTENT", "HYBRID", "ITEM_KNN", "KNN_TUNED", "KNN_WINDOW", "LEARNED", "METHODS", "POPULARITY", "SEGMENTS",
+           "TUNED", "ReplayOptions", "ReplayResult", "replay"]
 SEGMENTS = ("fit", "test", "full")  # lists published before / after the fit boundary / all of them
 
 
@@ -47,6 +60,9 @@ class ReplayOptions:
     signals: SignalOptions = field(default_factory=SignalOptions)
     fit: FitOptions = field(default_factory=FitOptions)
     sharding: Sharding = field(default_factory=Sharding)
+    methods: tuple[str, ...] = METHODS  # which to replay (the blend fit needs streamrec, the ranker fit streamrec-learned)
+    adapter: AdapterOptions = field(default_factory=AdapterOptions)
+    ranker_fit: RankerFitOptions = field(default_factory=RankerFitOptions)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fit_fraction < 1.0:
@@ -60,6 +76,10 @@ class ReplayOptions:
             raise ImproperlyConfigured("--workers and --signal-tick must be >= 1, --signals inplace, shared or local")
         if sharding.signals == "inplace" and sharding.workers > 1:
             raise ImproperlyConfigured("several workers learn their signals shared or local, not in place")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ImproperlyConfigured(f"unknown methods {', '.join(unknown) or '(none given)'}; "
+                                       f"choose among {', '.join(METHODS)}")
 
     @property
     def k(self) -> int:
@@ -89,6 +109,9 @@ class MethodLog:
     cold_shown: int = 0  # lists containing a held-out (never interacted) item
     cold_matched: int = 0  # … of which the user rated that item in the original log
     cold_items_shown: set[str] = field(default_factory=set)
+    # a held-out item's rating, kept out of every method's learning, still scores the user's waiting list
+    cold_event_index: list[int] = field(default_factory=list)  # when the probed list was published
+    cold_rank: list[int] = field(default_factory=list)  # the held-out item's rank in it, 0 = absent
 
 
 @dataclass
@@ -106,6 +129,11 @@ class ReplayResult:
     model_version: str
     seconds: float
     dataset: str = "ml-100k"  # what was replayed (a shop's log is named after its events file)
+    methods: tuple[str, ...] = METHODS  # those replayed, in table order
+    ranker_fit: RankerFit | None = None
+    adapter_updates: list[UpdateLog] = field(default_factory=list)
+    adapter_seconds: float = 0.0  # spent training the adapter (part of ``seconds``)
+    adapter_version: str | None = None  # the adapter searched at the end
 
     def segment_mask(self, method: str, segment: str) -> np.ndarray:
         """Which scored lists of a method belong to the segment."""
@@ -136,6 +164,16 @@ class ReplayResult:
             "latency_p50_ms": metrics.percentile(lat, 50),
             "latency_p99_ms": metrics.percentile(lat, 99),
         }
+
+    def cold_summary(self, method: str, segment: str) -> dict:
+        """Hit rate on the events whose next item is a held-out (never learned) one, per segment."""
+        log = self.logs[method]
+        idx = np.asarray(log.cold_event_index, dtype=np.int64)
+        mask = (idx < self.boundary) if segment == "fit" else (idx >= self.boundary) if segment == "test" else \
+            np.ones(len(idx), dtype=bool)
+        ranks = np.asarray(log.cold_rank, dtype=np.int64)[mask]
+        return {"events": int(mask.sum()), "hits": int(metrics.hits(ranks).sum()) if len(ranks) else 0,
+                f"hr@{self.options.k}": float(metrics.hits(ranks).mean()) if len(ranks) else 0.0}
 
     def ndcg_series(self, method: str) -> tuple[np.ndarray, np.ndarray]:
         """(event index, NDCG@k) of every scored list of a method, in replay order."""
@@ -180,35 +218,64 @@ def replay(
     if not log_data.interactions:
         raise ImproperlyConfigured("no interactions to replay")
     vectors = encoder.encode([item.text() for item in dataset.items])
-    methods = build_methods(dataset, vectors, encoder.version, options.ranking, options.signals, options.sharding)
-    hybrid = next(m for m in methods if isinstance(m, StreamrecMethod) and m.name == HYBRID)
+    methods = build_methods(dataset, vectors, encoder.version, options.ranking, options.signals, options.sharding,
+                            options.methods, options.adapter)
+    hybrid = next((m for m in methods if isinstance(m, StreamrecMethod) and m.name == HYBRID), None)
+    learned = next((m for m in methods if m.name == LEARNED), None)
+    online = next((m.online for m in methods if hasattr(m, "online")), None)
+    # the learned-from log, and each held-out item's rating placed after the event it follows (a probe)
     events = [inter.to_event(options.rating_map) for inter in log_data.interactions]
+    probes: dict[int, list[tuple[str, str]]] = {}
+    t_next = 0
+    for inter in dataset.interactions:
+        if inter.item_id in cold_set:
+            probes.setdefault(t_next - 1, []).append((inter.user_id, inter.item_id))
+        else:
+            t_next += 1
     n = len(events)
     boundary = int(n * options.fit_fraction) if options.fit_fraction > 0 else 0
     logs = {m.name: MethodLog() for m in methods}
     pending: dict[str, dict[str, _Pending]] = {m.name: {} for m in methods}
     pairs = PairSet()
+    groups = RankerGroups()
     rng = np.random.default_rng(options.seed)
     all_ids = np.array([item.item_id for item in dataset.items if item.item_id not in cold_set])
     fit: FitResult | None = None
+    ranker_fit: RankerFit | None = None
     for t, event in enumerate(events):
         if t == boundary and boundary > 0:
-            fit = fit_weights(pairs, options.fit)
-            hybrid.use_weights(fit.weights)
+            if hybrid is not None:
+                fit = fit_weights(pairs, options.fit)
+                hybrid.use_weights(fit.weights)
+            if learned is not None:
+                ranker_fit = fit_ranker(groups, options.ranker_fit)
+                learned.use_model(ranker_fit.model)
+        if online is not None:  # the adapter learns each event before the lists that follow it
+            online.observe(t, event)
         for method in methods:
             waiting = pending[method.name].pop(event.user_id, None)
             if waiting is not None:
                 _score(logs[method.name], waiting, event.item_id, options.k)
-                if method is hybrid and waiting.event_index < boundary and t < boundary:
-                    pairs.add(_fit_rows(hybrid.ranker_for(event.user_id), waiting, event.item_id, all_ids, rng,
-                                        options.fit))
+                if waiting.profile is not None and t < boundary:
+                    if method is hybrid:
+                        pairs.add(_fit_rows(hybrid.ranker_for(event.user_id), waiting, event.item_id, all_ids, rng,
+                                            options.fit))
+                    else:
+                        groups.add(group_rows(method, waiting.profile, waiting.item_ids, event.item_id, rng,
+                                              options.ranker_fit))
             t0 = time.perf_counter()
             step = method.step(event)
             logs[method.name].latency_ms.append((time.perf_counter() - t0) * 1000.0)
-            keep_profile = method is hybrid and t < boundary
+            keep_profile = (method is hybrid or method is learned) and t < boundary
             pending[method.name][event.user_id] = _Pending(
-                t, step.item_ids, step.explained, hybrid.profiles[event.user_id] if keep_profile else None)
+                t, step.item_ids, step.explained, method.profiles[event.user_id] if keep_profile else None)
             _count_cold(logs[method.name], step.item_ids, event.user_id, cold_set, rated_cold)
+        for user_id, item_id in probes.get(t, ()):
+            for method in methods:
+                waiting = pending[method.name].get(user_id)
+                if waiting is not None:
+                    logs[method.name].cold_event_index.append(waiting.event_index)
+                    logs[method.name].cold_rank.append(metrics.rank_of(waiting.item_ids, item_id, options.k) or 0)
         if on_progress is not None:
             on_progress(t + 1, n)
     return ReplayResult(
@@ -223,6 +290,11 @@ def replay(
         model_version=encoder.version,
         seconds=time.perf_counter() - started,
         dataset=dataset.name,
+        methods=tuple(m.name for m in methods),
+        ranker_fit=ranker_fit,
+        adapter_updates=online.updates if online is not None else [],
+        adapter_seconds=online.seconds if online is not None else 0.0,
+        adapter_version=online.adapter.model_version if online is not None else None,
     )
 
 

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..core.ranking import FEATURES
-from .replay import HYBRID, ITEM_KNN, METHODS, POPULARITY, SEGMENTS, ReplayResult
+from .learning_report import learning_json
+from .replay import HYBRID, ITEM_KNN, POPULARITY, SEGMENTS, ReplayResult
 
 #: the issue's bar: hybrid NDCG@k ≥ 1.5 × popularity and ≥ 1.0 × item-kNN (on the test part)
 GOAL_VS_POPULARITY = 1.5
@@ -21,10 +22,10 @@ def goal_check(result: ReplayResult, segment: str = "test") -> dict[str, Any]:
     """Whether the hybrid meets the NDCG goal on a segment, and whether it still shows cold items."""
     k = result.options.k
     key = f"ndcg@{k}"
-    ndcg = {m: result.summary(m, segment)[key] for m in (HYBRID, POPULARITY, ITEM_KNN)}
+    ndcg = {m: result.summary(m, segment)[key] if m in result.logs else 0.0 for m in (HYBRID, POPULARITY, ITEM_KNN)}
     vs_pop = ndcg[HYBRID] / ndcg[POPULARITY] if ndcg[POPULARITY] else None
     vs_knn = ndcg[HYBRID] / ndcg[ITEM_KNN] if ndcg[ITEM_KNN] else None
-    cold_ok = (result.logs[HYBRID].cold_shown > 0) if result.cold_items else None
+    cold_ok = (result.logs[HYBRID].cold_shown > 0) if result.cold_items and HYBRID in result.logs else None
     met = (vs_pop is not None and vs_pop >= GOAL_VS_POPULARITY and vs_knn is not None
            and vs_knn >= GOAL_VS_ITEM_KNN and cold_ok is not False)
     return {"segment": segment, "metric": key, "hybrid_vs_popularity": vs_pop, "hybrid_vs_item_knn": vs_knn,
@@ -34,7 +35,7 @@ def goal_check(result: ReplayResult, segment: str = "test") -> dict[str, Any]:
 def cold_start(result: ReplayResult) -> dict[str, Any]:
     """Per method: lists with a held-out item, how many of them went to users who rated it, distinct items."""
     out: dict[str, Any] = {"held_out_items": result.cold_items}
-    for method in METHODS:
+    for method in result.methods:
         log = result.logs[method]
         out[method] = {"lists_with_cold_item": log.cold_shown, "lists_total": len(log.latency_ms),
                        "share": log.cold_shown / len(log.latency_ms) if log.latency_ms else 0.0,
@@ -59,9 +60,10 @@ def to_json(result: ReplayResult, command: str, data_dir: str) -> dict[str, Any]
                     "sharding": opts.sharding.__dict__,
                     "ranking": opts.ranking.to_dict(), "fit": opts.fit.__dict__},
         "fit": None if result.fit is None else result.fit.to_dict(),
-        "metrics": {seg: {m: result.summary(m, seg) for m in METHODS} for seg in SEGMENTS},
+        "metrics": {seg: {m: result.summary(m, seg) for m in result.methods} for seg in SEGMENTS},
         "goal": goal_check(result),
         "cold_start": cold_start(result),
+        "learning": learning_json(result),
     }
 
 
@@ -90,7 +92,7 @@ def print_table(result: ReplayResult, console: Console, segment: str = "test") -
     table = Table(title=title)
     for col in ("method", "lists", f"HR@{k}", f"NDCG@{k}", f"MRR@{k}", "coverage", "cites history", "p50 ms", "p99 ms"):
         table.add_column(col, justify="left" if col == "method" else "right")
-    for method in METHODS:
+    for method in result.methods:
         s = result.summary(method, segment)
         explained = s["explained_by_history"]
         table.add_row(method, f"{s['lists']:,}", f"{s[f'hr@{k}']:.4f}", f"{s[f'ndcg@{k}']:.4f}", f"{s[f'mrr@{k}']:.4f}",
@@ -111,7 +113,7 @@ def print_summary(result: ReplayResult, console: Console) -> None:
                   f"(≥ {GOAL_VS_POPULARITY}x), {ratio(goal['hybrid_vs_item_knn'])} item-kNN (≥ {GOAL_VS_ITEM_KNN}x) → {mark}")
     if result.cold_items:
         cold = cold_start(result)
-        for method in (HYBRID, "streamrec-content"):
+        for method in (m for m in result.methods if m.startswith(HYBRID)):  # every streamrec step
             c = cold[method]
             console.print(f"cold start ({len(result.cold_items)} held-out items, no interactions): {method} showed one "
                           f"in {c['lists_with_cold_item']:,} lists ({c['share']:.2%}), {c['distinct_cold_items']} distinct; "
@@ -126,7 +128,7 @@ def plot(result: ReplayResult, path: Path, window: int = 2000) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
-    for method in METHODS:
+    for method in result.methods:
         idx, values = result.ndcg_series(method)
         if len(values) == 0:
             continue

@@ -40,6 +40,8 @@ class Components:
     recommender: Recommender
     metrics: Metrics
     status: Status = field(default_factory=Status)
+    learning: Any = None  # runtime.learning.Learning: tuned space, learned scorer, trend (None in bare tests)
+    trainer: Any = None  # agents.trainer.TrainerState on a trainer (role `trainer`)
     # DELETE /users/{id} waits here (request id → future) until the event agent has applied its control message
     forget_waiters: dict[str, Any] = field(default_factory=dict)
     lists: Any = None  # BatchSender for `recommendations` (batchsend.py), made by worker.build

@@ -157,7 +157,8 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
     from kafka.errors import TopicAlreadyExistsError
 
     wanted = list(names) if names is not None else contract_topics(settings)
-    compact = set(compacted) if compacted else {settings.topic_item_vectors, settings.topic_signals}
+    compact = set(compacted) if compacted else {settings.topic_item_vectors, settings.topic_signals,
+                                                    settings.topic_adapters}
     durability = {} if settings.min_insync_replicas is None else {"min.insync.replicas": str(settings.min_insync_replicas)}
     admin = connect_admin(settings, connect_timeout=connect_timeout)
     try:
@@ -228,6 +229,7 @@ def contract_topics(settings: Settings) -> list[str]:
         settings.topic_item_vectors,
         settings.topic_signal_deltas,
         settings.topic_signals,
+        settings.topic_adapters,
     ]
 
 

@@ -22,12 +22,25 @@ from .queries import QueryError, list_filter, positive_int
 FORGET_WAIT = 10.0
 
 
+def learning_status(c: Components) -> dict:
+    """The adapter searched (a ranking worker) or trained (a trainer)."""
+    tuned = c.learning.tuned if c.learning is not None else None
+    if c.trainer is not None:
+        published = c.trainer.published
+        return {"adapter_version": published.version if published else 0, "adapter_pairs": c.trainer.trainer.pairs_seen,
+                "adapter_updates_dropped": c.trainer.rejected}
+    return {"adapter_version": tuned.adapter.version} if tuned is not None else {}
+
+
 def readiness(c: Components) -> dict:
     """Whether the worker should get traffic: tables recovered, partitions assigned, followed topics read."""
     app = c.app
     assignment = app.consumer.assignment()
     ready = c.status.caught_up and not app.rebalancing and not recovering(app) and bool(assignment)
+    if c.trainer is not None:  # a trainer consumes no group partitions: ready once it has read the adapters back
+        ready = c.trainer.resumed and not recovering(app)
     return {"ready": ready, "role": c.settings.role, "index_items": len(c.state.index),
+            "lists_model_version": c.recommender.model_version, **learning_status(c),
             "signal_items": len(c.state.signals.popularity), "model_version": c.state.model_version,
             "assigned_partitions": len(assignment), "vectors_caught_up": c.status.vectors_caught_up,
             "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app),

@@ -15,11 +15,13 @@ from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import housekeeping, outage, sensor, web
+from . import housekeeping, learning, outage, sensor, web
+from .agents import adapters as adapter_follower
 from .agents import aggregator
 from .agents import events as event_agent
 from .agents import items as item_agent
 from .agents import signals as signal_follower
+from .agents import trainer as trainer_agent
 from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
@@ -39,21 +41,30 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
         index_options=settings.index_options(), expected_items=settings.index_expected_items,
     )
-    app, topics, tables = create_app(settings)
+    # a trainer reads every partition outside the workers' consumer group: its app has a group of its own
+    app, topics, tables = create_app(settings if settings.role != "trainer" else
+                                     settings.model_copy(update={"app_id": f"{settings.app_id}-trainer"}))
     metrics = Metrics(registry or CollectorRegistry())
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
     metrics.index_items.set(len(state.index))
     log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
              ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
-    # a list's model_version names the encoder and the blend: lists from two weight files are told apart;
+    # learning: the tuned space (STREAMREC_ADAPTER) and the learned ranker (STREAMREC_RANKER_MODEL), if set
+    learned = learning.wire(settings, state, encoder.version, ranking)
+    # a list's model_version names the vectors (encoder, adapter) and what scored them (blend weights or ranker);
     # search queries repeat: the ranker's query encoder keeps the last 10,000 distinct ones
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking), CachedEncoder(encoder),
-                              f"{encoder.version}/{ranking.weights_label}",
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking, learned.scorer),
+                              CachedEncoder(encoder), learned.model_version(encoder.version),
                               observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics,
-                   lists=BatchSender(app, settings.topic_recommendations))
+                   lists=BatchSender(app, settings.topic_recommendations), learning=learned)
     sensor.install(app, metrics)
+    if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
+        trainer_agent.register(c)
+        c.status.vectors_caught_up = c.status.signals_caught_up = True
+        web.register(c)
+        return c
     if settings.role in ("all", "encoder"):
         item_agent.register(c)
     if settings.role in ("all", "ranker"):
@@ -61,6 +72,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
         aggregator.register(c)
         vector_follower.register(c)
         signal_follower.register(c)
+        if learned.tuned is not None:
+            adapter_follower.register(c)
     else:  # an encoder-only worker keeps no index and no signals
         c.status.vectors_caught_up = c.status.signals_caught_up = True
     web.register(c)

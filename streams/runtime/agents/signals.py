@@ -30,6 +30,7 @@ async def apply(c: Components, batches: Batches) -> None:
     """Install every row of the batch (the latest version of an item wins) and record how fresh they are."""
     now = time.time()
     signals = c.state.signals
+    trend = c.learning.trend if c.learning is not None else None  # the learned ranker's popularity trend
     for tp, messages in batches.items():
         for message in messages:
             if message.value is not None:  # a compaction tombstone: nothing to install
@@ -39,6 +40,8 @@ async def apply(c: Components, batches: Batches) -> None:
                     await send_dead_letter(c, "signals", message, exc.reason, exc.detail)
                 else:
                     signals.apply_row(row)
+                    if trend is not None:
+                        trend.note(row.item_id, row.popularity, row.clock)
                     if row.arrived is not None:
                         c.metrics.signal_visibility_seconds.observe(max(0.0, now - row.arrived))
             c.state.offsets[f"{tp.topic}:{tp.partition}"] = message.offset + 1
