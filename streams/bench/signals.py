@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=20_000, help="distinct shoppers (default 20,000)")
     parser.add_argument("--memory", action="store_true",
                         help="instead: bytes per item of the view a ranking worker holds (in process, tracemalloc), "
-                             "for 50, 100 and the configured neighbours per item, over a catalogue of --items")
+                             "for 50, 100, 300 and the configured neighbours per item, over a catalogue of --items")
     parser.add_argument("--json", type=Path, help="write every figure here")
     parser.add_argument("--plot", type=Path, help="write a PNG of each worker's visibility distribution here")
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise SystemExit("streamrec bench signals: --workers must be >= 1, --rate and --seconds > 0")
     console = Console()
     if args.memory:
-        sizes = sorted({50, 100, settings.signal_neighbours})
+        sizes = sorted({50, 100, 300, settings.signal_neighbours})
         result = {**commit_and_machine(machine_load()), "items": args.items,
                   "bytes_per_item": {k: memory_per_item(args.items, k) for k in sizes}}
         for k, size in result["bytes_per_item"].items():
