@@ -22,6 +22,7 @@ from index.options import IndexOptions
 
 from .core.learning.options import TrainerOptions
 from .core.ranking import RankingOptions, load_weights
+from .core.profiles import HISTORY_LIMIT
 from .core.records import DEFAULT_EVENT_WEIGHTS
 from .core.signals import SignalOptions
 
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     # Faust's take() holds a lone message for the whole window, so the windows are short: under load
     # batches fill to their size long before the window ends, and when idle a message waits little.
     event_batch_within: float = Field(0.02, gt=0, description="event micro-batch: most seconds it waits to fill")
+    profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")
     fetch_max_wait_ms: int = Field(10, ge=1, description="consumer fetch wait (delivery latency follows it)")
@@ -100,6 +102,12 @@ class Settings(BaseSettings):
     # (NDCG@10 0.0968 vs 0.0963), 39% faster per list, with a third of the bytes per row (docs/signals.md)
     signal_neighbours: int = Field(100, ge=1, le=SignalOptions.max_neighbours,
                                    description="co-occurrence neighbours per item published to every worker")
+    signal_half_life_days: float = Field(SignalOptions.half_life_days, gt=0,
+                                         description="popularity and co-occurrence forget at this pace (days)")
+    signal_window: int = Field(SignalOptions.window, ge=1, le=HISTORY_LIMIT,
+                               description="an interaction pairs with this many of the shopper's previous items")
+    signal_position_decay: float = Field(SignalOptions.position_decay, gt=0, le=1,
+                                         description="the k-th previous item pairs with weight decay**k")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="`debug`, `info`, `warning`, `error`, `critical`")
 
@@ -203,8 +211,9 @@ class Settings(BaseSettings):
                             nprobe=self.index_nprobe, pq_m=self.index_pq_m)
 
     def signal_options(self) -> SignalOptions:
-        """How the shop-wide signals learn (the library defaults)."""
-        return SignalOptions()
+        """How the shop-wide signals learn."""
+        return replace(SignalOptions(), half_life_days=self.signal_half_life_days, window=self.signal_window,
+                       position_decay=self.signal_position_decay)
 
     def ranking_options(self) -> RankingOptions:
         """The ranker's options; the blend weights come from STREAMREC_WEIGHTS, else the packaged fit."""

@@ -233,7 +233,7 @@ def world(scorer=None, adapter=None):
     catalogue = Catalogue()
     for n, i in enumerate(ids):
         catalogue.put(ItemMeta(i, title=f"Item {n}", category=f"c{n % 3}"))
-    signals = ItemSignals()
+    signals = ItemSignals(ids=catalogue.ids)
     options = RankingOptions(k=5, half_life_seconds=7 * 86400.0, weights=RankingWeights())
     ranker = Ranker(index, catalogue, signals, options, scorer)
     return Recommender(ranker, None, "test", clock=lambda: 0.0), ids

@@ -11,7 +11,7 @@ from streams.core.profiles import Profile, apply_event
 from streams.core.ranking import FEATURES, Ranker, RankingOptions, RankingWeights
 from streams.core.recommender import Recommender
 from streams.core.records import Event
-from streams.core.signals import ItemSignals
+from streams.core.signals import DeltaCollector, ItemSignals, SignalOptions
 
 DIM = 8
 DAY = 86400.0
@@ -44,7 +44,7 @@ def make_world():
     catalogue = Catalogue()
     for i, (_, cat, stock) in ITEMS.items():
         catalogue.put(ItemMeta(i, title=i.replace("-", " ").title(), category=cat, in_stock=stock))
-    signals = ItemSignals()
+    signals = ItemSignals(ids=catalogue.ids)
     options = RankingOptions(k=4, mmr_lambda=1.0, half_life_seconds=DAY, weights=RankingWeights(content=1.0, collab=0.5, popularity=0.1, category=0.1, freshness=0.0))
     return Ranker(index, catalogue, signals, options)
 
@@ -149,20 +149,37 @@ def test_cold_user_gets_trending_with_reason(world):
 
 
 def test_one_micro_batch_equals_one_event_at_a_time():
-    """Batching is an optimisation only: the lists are the ones a one-by-one replay publishes."""
+    """The batch ranker is an optimisation only: on the same shop-wide signals, ranking a micro-batch at once
+    publishes the lists and reasons that ranking its events one by one publishes."""
     events = [event("view", "tent-a", 1.0, "u1", eid="1"), event("view", "bag-a", 2.0, "u2", eid="2"),
               event("click", "bag-b", 3.0, "u1", eid="3"), event("view", "tent-a", 4.0, "u2", eid="4"),
-              event("purchase", "pan-a", 5.0, "u1", eid="5")]
-    batched = Recommender(make_world(), None, "m").process(events, {})
-    single = Recommender(make_world(), None, "m")
+              event("purchase", "pan-a", 5.0, "u1", eid="5"), event("search", None, 6.0, "u2", eid="6")]
+
+    def world_with_signals():
+        world = make_world()
+        for n, (item, previous) in enumerate([("pan-a", []), ("bag-b", ["pan-a"]), ("tent-b", ["bag-b", "pan-a"]),
+                                              ("pan-b", ["tent-a"])]):
+            world.signals.observe(item, previous, float(n))
+        return world
+
+    frozen = DeltaCollector(SignalOptions())  # the view does not learn: both paths see the same signals
+    batched = Recommender(world_with_signals(), None, "m").process(events, {}, signals=frozen)
+    single = Recommender(world_with_signals(), None, "m")
     profiles, one_by_one = {}, []
     for e in events:
-        (outcome,) = single.process([e], profiles)
+        (outcome,) = single.process([e], profiles, signals=frozen)
         profiles[e.user_id] = outcome.profile
         one_by_one.append(outcome)
     for a, b in zip(batched, one_by_one):
-        assert a.recommendation.item_ids == b.recommendation.item_ids
-        assert [i.score for i in a.recommendation.items] == pytest.approx([i.score for i in b.recommendation.items])
+        assert a.recommendation.to_message()["items"] == b.recommendation.to_message()["items"]
+
+
+def test_a_list_reflects_its_own_event_and_no_later_one_while_signals_learn_after_the_batch(world):
+    rec = Recommender(world, encoder=None, model_version="test@0")
+    before = world.signals.popularity.get("tent-b")
+    outcomes = rec.process([event("view", "tent-a", 1.0, eid="a"), event("view", "tent-b", 2.0, eid="b")], {})
+    assert "tent-b" in outcomes[0].recommendation.item_ids and "tent-b" not in outcomes[1].recommendation.item_ids
+    assert before == 0.0 and world.signals.popularity.get("tent-b") == 1.0  # learnt once the batch is ranked
 
 
 def test_the_wire_message_holds_plain_json_types(world):

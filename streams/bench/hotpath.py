@@ -8,7 +8,7 @@ from Faust and the broker, so a profiler (``--profile``: pyinstrument) shows onl
 from __future__ import annotations
 
 import argparse
-import json
+import orjson
 import time
 from pathlib import Path
 
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace, settings=None) -> int:
     catalogue_spec = synthetic_catalogue(args.items)
     index = build_index(IndexOptions(kind=args.index_kind), 384, expected_items=args.items)
     catalogue = Catalogue()
+    signals = ItemSignals(ids=catalogue.ids)
     ids, vecs = [], []
     for item_id, raw in vector_records(catalogue_spec, "bench", 384):
         record = decode_record(item_id.encode(), raw)
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace, settings=None) -> int:
         ids.append(item_id)
         vecs.append(record.vector)
     index.upsert(ids, np.stack(vecs))
-    recommender = Recommender(Ranker(index, catalogue, ItemSignals(), RankingOptions()), _HashEncoder(), "bench")
+    recommender = Recommender(Ranker(index, catalogue, signals, RankingOptions()), _HashEncoder(), "bench")
     shoppers = Shoppers(catalogue_spec)
     light = [f"light-{i}" for i in range(args.light_users)]
     loyal = [f"loyal-{i}" for i in range(args.loyal_users)]
@@ -99,7 +100,7 @@ def _replay(recommender: Recommender, messages, table: dict[str, bytes], batch: 
         for o in outcomes:
             table[o.profile.user_id] = o.profile.to_bytes()
         for o in outcomes:
-            json.dumps(o.recommendation.to_message(), separators=(",", ":")).encode()
+            orjson.dumps(o.recommendation.to_message())
 
 
 class _HashEncoder:

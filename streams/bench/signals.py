@@ -96,14 +96,11 @@ def memory_per_item(items: int, neighbours: int, seed: int = 0) -> int:
     from the catalogue) is installed from its wire form: what tracemalloc sees the view allocate."""
     import tracemalloc
 
-    import orjson
-
     from ..core.signals import ItemSignals, PublishedRow, SignalOptions
 
     rng = np.random.default_rng(seed)
-    rows = [orjson.dumps({"item_id": f"p{i}", "clock": 1e9, "popularity": 3.0, "first_seen": 1e9, "arrived": None,
-                          "neighbours": {f"p{j}": float(w) for j, w in zip(rng.choice(items, neighbours, replace=False),
-                                                                         rng.random(neighbours))}})
+    rows = [PublishedRow(f"p{i}", 1e9, 3.0, tuple(f"p{j}" for j in rng.choice(items, neighbours, replace=False)),
+                         rng.random(neighbours), 1e9).to_bytes()
             for i in range(items)]
     tracemalloc.start()
     try:

@@ -1,10 +1,16 @@
-"""Item metadata each worker keeps beside its index: what filtering and explanations need."""
+"""Item metadata each worker keeps beside its index, as columns indexed by dense item id (items.py).
+
+Ranking reads the columns for a whole candidate pool at once (``stocked[pool]``, ``category_code[pool]``);
+the ItemMeta objects are kept for the few listed items and the HTTP views.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from itertools import repeat
 from typing import Iterable, Iterator
 
+import numpy as np
+
+from .items import MISSING, ItemIds, grown
 from .records import Item
 
 
@@ -26,29 +32,53 @@ class ItemMeta:
 
 
 class Catalogue:
-    """item_id → ItemMeta for live items; deleted items are removed, out-of-stock ones kept but flagged."""
+    """Live items (deleted ones are removed, out-of-stock ones kept but flagged) over a shared ItemIds."""
 
-    def __init__(self) -> None:
+    def __init__(self, ids: ItemIds | None = None) -> None:
+        self.ids = ids if ids is not None else ItemIds()
         self._items: dict[str, ItemMeta] = {}
-        # Plain dict/set views kept beside the metadata so ranking filters and reads thousands of
-        # candidates per event with C-level map/filter calls instead of one method call per item.
-        self._stocked: set[str] = set()
-        self._categories: dict[str, str] = {}
+        self.live = np.zeros(0, dtype=bool)  # dense id → in the catalogue
+        self.stocked = np.zeros(0, dtype=bool)  # dense id → in the catalogue and in stock (recommendable)
+        self.category_code = np.zeros(0, dtype=np.int32)  # dense id → index into category_names (0: none)
+        self.category_names: list[str] = [""]
+        self._category_codes: dict[str, int] = {"": 0}
+
+    def fit(self) -> None:
+        """Grow the columns to the registry (other columns may have registered items since)."""
+        size = len(self.ids)
+        if len(self.live) < size:
+            self.live = grown(self.live, size, False)
+            self.stocked = grown(self.stocked, size, False)
+            self.category_code = grown(self.category_code, size, 0)
+
+    def category_of(self, name: str) -> int:
+        """The code of a category name (registered when new)."""
+        code = self._category_codes.get(name)
+        if code is None:
+            code = self._category_codes[name] = len(self.category_names)
+            self.category_names.append(name)
+        return code
+
+    def code_of(self, name: str) -> int:
+        """The code of a known category name, MISSING when no item has it."""
+        return self._category_codes.get(name, MISSING)
 
     def put(self, meta: ItemMeta) -> None:
         """Insert or replace an item's metadata."""
+        dense = self.ids.ensure(meta.item_id)
+        self.fit()
         self._items[meta.item_id] = meta
-        self._categories[meta.item_id] = meta.category
-        if meta.in_stock:
-            self._stocked.add(meta.item_id)
-        else:
-            self._stocked.discard(meta.item_id)
+        self.live[dense] = True
+        self.stocked[dense] = meta.in_stock
+        self.category_code[dense] = self.category_of(meta.category)
 
     def remove(self, item_id: str) -> bool:
         """Forget a deleted item; True when it was known."""
-        self._stocked.discard(item_id)
-        self._categories.pop(item_id, None)
-        return self._items.pop(item_id, None) is not None
+        if self._items.pop(item_id, None) is None:
+            return False
+        dense = self.ids.get(item_id)
+        self.live[dense] = self.stocked[dense] = False
+        return True
 
     def get(self, item_id: str) -> ItemMeta | None:
         """The metadata of an item, or None."""
@@ -61,11 +91,18 @@ class Catalogue:
 
     def recommendable_ids(self, item_ids: Iterable[str]) -> list[str]:
         """The recommendable ones among ``item_ids``, in their order."""
-        return list(filter(self._stocked.__contains__, item_ids))
+        items = self._items
+        return [i for i in item_ids if (m := items.get(i)) is not None and m.in_stock]
+
+    def stocked_mask(self, dense: np.ndarray) -> np.ndarray:
+        """Whether each dense id is recommendable (False for ids beyond the columns)."""
+        self.fit()
+        return self.stocked[dense]
 
     def categories(self, item_ids: Iterable[str]) -> list[str]:
         """The category of each item ('' when unknown)."""
-        return list(map(self._categories.get, item_ids, repeat("")))
+        items = self._items
+        return [m.category if (m := items.get(i)) is not None else "" for i in item_ids]
 
     def title(self, item_id: str) -> str:
         """The item's title, or its id when unknown (e.g. deleted since)."""
@@ -91,9 +128,9 @@ class Catalogue:
         return [asdict(m) for m in self._items.values()]
 
     @classmethod
-    def from_state(cls, state: list[dict]) -> "Catalogue":
+    def from_state(cls, state: list[dict], ids: ItemIds | None = None) -> "Catalogue":
         """Rebuild from :meth:`to_state`."""
-        catalogue = cls()
+        catalogue = cls(ids)
         for row in state:
             catalogue.put(ItemMeta(**row))
         return catalogue

@@ -21,7 +21,7 @@ def explain(reasons: Sequence[Reason]) -> str:
     for reason in reasons:
         if reason.weight <= 0:
             continue
-        phrase = _phrase(reason)
+        phrase = _cached_phrase(reason)
         if phrase and phrase not in phrases:
             phrases.append(phrase)
         if len(phrases) == 2:
@@ -34,12 +34,29 @@ def explain(reasons: Sequence[Reason]) -> str:
 
 def integrity_violations(reasons: Iterable[Reason], profile: Profile) -> set[str]:
     """Cited items the user never touched (must always be empty)."""
-    touched = set(profile.seen) | {t.item_id for t in profile.history if t.item_id}
-    return cited_items(list(reasons)) - touched
+    cited = cited_items(list(reasons))
+    if not cited:
+        return set()
+    history = {t.item_id for t in profile.history if t.item_id}
+    return {item for item in cited if item not in profile.seen_ids and item not in history}
+
+
+_PHRASES: dict[tuple, str] = {}  # phrases repeat across lists (the same items, searches, categories)
+_PHRASE_CACHE = 50_000
+
+
+def _cached_phrase(reason: Reason) -> str:
+    key = (reason["code"], reason.get("title") or reason.get("query") or reason.get("category"), reason.get("event_type"))
+    phrase = _PHRASES.get(key)
+    if phrase is None:
+        if len(_PHRASES) >= _PHRASE_CACHE:
+            _PHRASES.clear()
+        phrase = _PHRASES[key] = _phrase(reason)
+    return phrase
 
 
 def _phrase(reason: Reason) -> str:
-    ev = reason.evidence
+    ev = reason  # a Reason holds its evidence keys itself
     code = reason.code
     if code == ReasonCode.SIMILAR_TO_ITEM:
         event_type = str(ev.get("event_type", ""))

@@ -12,6 +12,8 @@ from encoders.base import Encoder
 from .explain import explain, integrity_violations
 from .profiles import Profile, apply_event
 from .ranking import ListFilter, Ranker, ScoredItem
+from .ranking.basis import capture
+from .ranking.candidates import DEFAULT_FILTER
 from .records import Event
 
 SCHEMA_VERSION = 1
@@ -45,7 +47,7 @@ class Recommendation:
                     "rank": rank,
                     "score": round(item.score, 6),
                     "title": title,
-                    "reasons": [r.to_dict() for r in item.reasons],
+                    "reasons": list(item.reasons),  # each Reason is its wire form
                     "explanation": text,
                 }
                 for rank, (item, text, title) in enumerate(zip(self.items, self.explanations, self.titles), start=1)
@@ -77,30 +79,32 @@ class Outcome:
 class SignalSink(Protocol):
     """Where an event's signal update goes: the view itself (one process) or a delta collector (a worker)."""
 
-    def observe(self, item_id: str, previous: Sequence[str], ts: float, *, source: tuple[int, int] | None = None,
-                arrived: float | None = None) -> None:
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0, *,
+                source: tuple[int, int] | None = None, arrived: float | None = None) -> None:
         """Learn one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
 
 
 class Recommender:
-    """Applies micro-batches of events to profiles and ranks each intermediate profile."""
+    """Applies micro-batches of events to profiles and ranks the batch's lists at once."""
 
-    def __init__(self, ranker: Ranker, encoder: Encoder | None, model_version: str, *, clock: Callable[[], float] = time.time,
-                 observe_search: Callable[[float], None] | None = None) -> None:
+    def __init__(self, ranker: Ranker, encoder: Encoder | None, model_version: str, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.ranker = ranker
         self.encoder = encoder
         self.model_version = model_version
         self.clock = clock
-        self.observe_search = observe_search  # called with the seconds of each batched index search
 
     def process(self, events: Sequence[Event], profiles: Mapping[str, Profile], *,
                 signals: SignalSink | None = None, arrived: float | None = None) -> list[Outcome]:
-        """Fold events into profiles in order and rank after each one, with one batched FAISS search.
+        """Fold events into profiles in order and rank every list of the batch at once.
 
         ``profiles`` holds the users' current profiles (missing = new user) and is not modified; each
-        Outcome carries the profile right after its event, so the last Outcome of a user is the one to store.
-        ``signals`` receives each new event's interaction just before its list is ranked (default: the
-        ranker's own view, learning in place); ``arrived`` is when the batch reached the worker.
+        Outcome carries the profile as it stands after the batch, so the last Outcome of a user is the one
+        to store. Each list is ranked on its own user's events up to and including its event, and on the
+        shop-wide signals as they stood when the batch began; ``signals`` (default: the ranker's own view,
+        learning in place) receives every event's interaction, in order, after the lists are ranked — so a
+        list never reflects a later event, and batching changes no list. ``arrived`` is when the batch
+        reached the worker.
         """
         sink = self.ranker.signals if signals is None else signals
         if not events:
@@ -108,46 +112,43 @@ class Recommender:
         ranker = self.ranker
         half_life = ranker.options.half_life_seconds
         query_vectors = self._encode_queries(events)
-        item_vectors = self._item_vectors(events)
+        ids, vectors, catalogue = ranker.ids, ranker.vectors, ranker.catalogue
         current: dict[str, Profile] = {}
-        intermediates: list[Profile] = []
+        snaps = []
         # per event: the user's recent items before it (its signal deltas' window), and whether it is new
         observations: list[tuple[list[str] | None, bool]] = []
         for event in events:
             profile = current.get(event.user_id)
             if profile is None:
                 stored = profiles.get(event.user_id)
-                profile = stored.copy() if stored is not None else Profile(event.user_id)
-                current[event.user_id] = profile
+                profile = current[event.user_id] = stored.copy() if stored is not None else Profile(event.user_id)
             applied = profile.applied_entry(event.event_id)
             if applied is not None:  # a duplicate: the profile does not change
-                intermediates.append(profile.copy())
                 observations.append((self._redelivered_window(profile, event, applied.source), False))
-                continue
-            previous = ranker.recent_items(profile) if event.item_id else []
-            if event.query is not None:
-                vector = query_vectors.get(event.query)
-                category = ""
             else:
-                vector = item_vectors.get(event.item_id)
-                category = ranker.catalogue.category(event.item_id)
-            apply_event(profile, event, vector, category=category, half_life=half_life)
-            current[event.user_id] = profile
-            intermediates.append(profile.copy())
-            observations.append((previous, True))
-        # content search does not depend on the shared signals; history (backfill) events get no list
-        hits = iter(self._search([p for e, p in zip(events, intermediates) if not e.backfill]))
+                previous = ranker.recent_items(profile) if event.item_id else []
+                dense = None
+                if event.query is not None:
+                    vector, category = query_vectors.get(event.query), ""
+                else:
+                    dense = ids.ensure(event.item_id)
+                    vector = vectors.of(np.array([dense]))[0] if vectors.has(np.array([dense]))[0] else None
+                    category = catalogue.category(event.item_id)
+                apply_event(profile, event, vector, category=category, half_life=half_life, dense=dense)
+                observations.append((previous, True))
+            # history (backfill) events get no list
+            snaps.append(None if event.backfill else capture(profile, ids, ranker.options.exclude_seen))
+        lists = iter(ranker.rank_batch(ranker.snapshots([s for s in snaps if s is not None])))
         outcomes = []
-        for event, profile, (previous, new) in zip(events, intermediates, observations):
-            # Signals learn from each event just before its own list is ranked, never from later ones,
-            # so a list reflects its event and nothing after it (same as a one-event-at-a-time replay).
+        for event, snap, (previous, new) in zip(events, snaps, observations):
             # Deltas go out in event order: an aggregator folds each source offset once, in order.
             if event.item_id is not None and previous is not None:
                 sink.observe(event.item_id, previous, event.ts, source=event.source, arrived=arrived)
-            if event.backfill:
+            profile = current[event.user_id]
+            if snap is None:
                 outcome = Outcome(event=event, profile=profile, recommendation=None)
             else:
-                outcome = self._outcome(event, profile, next(hits))
+                outcome = self._outcome(event, profile, next(lists))
             outcome.duplicate = not new
             outcomes.append(outcome)
         return outcomes
@@ -166,13 +167,13 @@ class Recommender:
 
     def recommend(self, profile: Profile, k: int | None = None, list_filter: ListFilter | None = None) -> Recommendation:
         """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""
-        hits = self._search([profile])[0]
-        return self._outcome(None, profile, hits, k, list_filter).recommendation
+        ranker = self.ranker
+        items = ranker.rank_batch([ranker.snapshot(profile)], k, list_filter or DEFAULT_FILTER)[0]
+        return self._outcome(None, profile, items).recommendation
 
     def with_ranker(self, ranker: Ranker) -> "Recommender":
         """The same recommender ranking with another ranker (e.g. a newly fitted blend)."""
-        return Recommender(ranker, self.encoder, self.model_version, clock=self.clock,
-                           observe_search=self.observe_search)
+        return Recommender(ranker, self.encoder, self.model_version, clock=self.clock)
 
     # ---- internals --------------------------------------------------------------------------
     def _encode_queries(self, events: Sequence[Event]) -> dict[str, np.ndarray]:
@@ -181,46 +182,17 @@ class Recommender:
             return {}
         return dict(zip(queries, self.encoder.encode(queries)))
 
-    def _item_vectors(self, events: Sequence[Event]) -> dict[str, np.ndarray]:
-        index = self.ranker.index
-        ids = list(dict.fromkeys(e.item_id for e in events if e.item_id is not None and e.item_id in index))
-        return dict(zip(ids, index.vectors(ids))) if ids else {}
-
-    def _search(self, profiles: Sequence[Profile]) -> list[list[str]]:
-        """The ids of each profile's FAISS hits, from one search for the batch."""
-        rows = [(i, p.query_vector()) for i, p in enumerate(profiles)]
-        rows = [(i, q) for i, q in rows if q is not None]
-        hits: list[list[str]] = [[] for _ in profiles]
-        if rows and len(self.ranker.index):
-            opts = self.ranker.options
-            # each profile asks for enough hits to keep content_candidates after dropping what it has
-            # seen (at most 500 more): its own count, so a list never depends on who shared its batch
-            limits = [opts.content_candidates + (min(len(profiles[i].seen), 500) if opts.exclude_seen else 0)
-                      for i, _ in rows]
-            started = time.perf_counter()
-            found = self.ranker.index.search_rows(np.stack([q for _, q in rows]), limits)
-            if self.observe_search is not None:
-                self.observe_search(time.perf_counter() - started)
-            for (i, _), (row_ids, _) in zip(rows, found):
-                hits[i] = row_ids
-        return hits
-
-    def _outcome(self, event: Event | None, profile: Profile, hit_ids: list[str], k: int | None = None,
-                 list_filter: ListFilter | None = None) -> Outcome:
-        ranker = self.ranker
-        items = ranker.rank_ids(profile, hit_ids, k) if list_filter is None else \
-            ranker.rank_ids(profile, hit_ids, k, list_filter)
+    def _outcome(self, event: Event | None, profile: Profile, items: list[ScoredItem]) -> Outcome:
+        catalogue = self.ranker.catalogue
         explanations = tuple(explain(item.reasons) for item in items)
-        violations: set[str] = set()
-        for item in items:
-            violations |= integrity_violations(item.reasons, profile)
+        violations = integrity_violations([r for item in items for r in item.reasons], profile)
         recommendation = Recommendation(
             user_id=profile.user_id,
             trigger_event_id=None if event is None else event.event_id,
             generated_at=self.clock(),
             items=tuple(items),
             explanations=explanations,
-            titles=tuple(ranker.catalogue.title(i.item_id) for i in items),
+            titles=tuple(catalogue.title(i.item_id) for i in items),
             cold_start=profile.is_cold,
             model_version=self.model_version,
         )

@@ -24,6 +24,7 @@ from ..core.learning.scorer import LearnedScorer
 from ..core.learning.space import TunedIndex
 from ..core.learning.training import AdapterTrainer, TrainerOptions, VectorTable
 from ..core.profiles import Profile
+from ..core.ranking.candidates import DEFAULT_FILTER
 from ..core.records import Event
 from ..errors import ImproperlyConfigured
 from .methods import StreamrecMethod
@@ -70,6 +71,7 @@ class OnlineAdapter:
         self.recent: dict[str, list[str]] = {}
         self.updates: list[UpdateLog] = []
         self.seconds = 0.0
+        self.on_switch: list = []  # called after each switch (rankers drop content rows of the old space)
 
     def observe(self, t: int, event: Event) -> None:
         """Learn the event's pairs; every ``every`` events, update (and switch if published)."""
@@ -84,6 +86,8 @@ class OnlineAdapter:
             result = self.trainer.update()
             if result.published is not None:
                 self.index.switch(result.published)
+                for callback in self.on_switch:
+                    callback()
             self.seconds += result.seconds
             self.updates.append(UpdateLog(t + 1, result.steps, result.val_loss, result.running_val_loss,
                                           result.published is not None, self.index.adapter.version, result.seconds))
@@ -154,12 +158,7 @@ def group_rows(method: LearningMethod, profile: Profile, shown: list[str], targe
     no rows when the next item is outside the pool."""
     ranker = method.ranker
     scorer = method.scorer
-    query = profile.query_vector()
-    hits = ranker.index.search_rows(query[None, :], [ranker.options.content_candidates])[0][0] \
-        if query is not None else []
-    from ..core.ranking.candidates import DEFAULT_FILTER
-
-    pool = scorer.candidates(ranker, profile, hits, ranker.options.k, DEFAULT_FILTER)
+    pool = scorer.candidates(ranker, profile, [], ranker.options.k, DEFAULT_FILTER)
     if target not in pool:
         # the ranker only ever orders its pool: a next item from outside it teaches features of items it never
         # sees (early in a log, mostly never-touched ones), and the booster learned to push those
@@ -249,10 +248,12 @@ def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, inde
     for name, model in ((TUNED, TUNED_CONTENT), (LEARNED, HAND_SET)):
         if name not in names:
             continue
-        view = ItemSignals(signals)
+        view = ItemSignals(signals, catalogue.ids)
         opts = replace(ranking, weights=ranking.weights)
         scorer = LearnedScorer(model, PopularityTrend(signals.half_life_seconds) if name == LEARNED else None)
-        recommender = Recommender(Ranker(tuned, catalogue, view, opts, scorer), None, model_version, clock=lambda: 0.0)
+        ranker = Ranker(tuned, catalogue, view, opts, scorer)
+        online.on_switch.append(ranker.content.clear)
+        recommender = Recommender(ranker, None, model_version, clock=lambda: 0.0)
         method = LearningMethod(name, [recommender], sharding)
         method.online = online
         out.append(method)

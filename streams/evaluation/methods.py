@@ -105,6 +105,7 @@ class StreamrecMethod:
         else:
             collector = DeltaCollector(self.aggregator.options)
             outcome = recommender.process([event], self.profiles, signals=collector)[0]
+            recommender.ranker.signals.apply_own(collector.deltas)  # a worker reads its own writes at once
             self.pending += collector.deltas
             self.steps += 1
             if self.steps % self.sharding.tick == 0:
@@ -150,6 +151,8 @@ def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ran
     catalogue = Catalogue()
     for item in dataset.items:
         catalogue.put(ItemMeta.from_item(item))
+    # one ranker over the catalogue: its item vectors and content rows are shared by every method and worker
+    base = Ranker(index, catalogue, ItemSignals(signals, catalogue.ids), ranking)
     baselines = {POPULARITY: lambda: PopularityBaseline(item_ids, ranking.k),
                  ITEM_KNN: lambda: ItemKNNBaseline(item_ids, ranking.k),
                  **{name: (lambda name=name: WindowedItemKNN(name, item_ids, ranking.k, KNN_BASELINES[name]))
@@ -162,7 +165,8 @@ def build_methods(dataset: Dataset, vectors: np.ndarray, model_version: str, ran
         # each streamrec method (and each simulated worker) has its own signals; index and catalogue are
         # read-only here. A fixed clock: generated_at plays no part in scoring, and a constant keeps runs
         # reproducible.
-        recommenders = [Recommender(Ranker(index, catalogue, ItemSignals(signals), options), None, model_version,
+        ranker = Ranker(index, catalogue, base.signals, options, vectors=base.vectors, content=base.content)
+        recommenders = [Recommender(ranker.with_signals(ItemSignals(signals, catalogue.ids)), None, model_version,
                                     clock=lambda: 0.0) for _ in range(sharding.workers)]
         aggregator = SignalAggregator(signals, sharding.neighbours) if shared else None
         methods.append(StreamrecMethod(name, recommenders, sharding, aggregator))

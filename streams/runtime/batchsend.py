@@ -23,18 +23,38 @@ class BatchSender:
         self.app = app
         self.topic = topic
         self._partitioner = DefaultPartitioner()
+        self._partitions: list[int] | None = None
+        self._of_key: dict[bytes, int] = {}  # key → partition (murmur2 in pure Python costs µs per key)
+
+    async def partitions(self) -> list[int]:
+        """The topic's partitions (read once)."""
+        if self._partitions is None:
+            self._partitions = sorted(await aiokafka_producer(self.app).partitions_for(self.topic))
+        return self._partitions
+
+    def partition_of(self, key: bytes) -> int:
+        """The partition the producer's partitioner gives ``key`` (after :meth:`partitions`)."""
+        found = self._of_key.get(key)
+        if found is None:
+            partitions = self._partitions
+            found = self._of_key[key] = self._partitioner(key, partitions, partitions)
+        return found
 
     async def send(self, records: Sequence[tuple[bytes, bytes]]) -> int:
         """Queue every record (in order per key); return how many batches were handed over."""
         if not records:
             return 0
+        await self.partitions()
+        return await self.send_to([(self.partition_of(key), key, value) for key, value in records])
+
+    async def send_to(self, records: Sequence[tuple[int, bytes | None, bytes]]) -> int:
+        """Queue (partition, key, value) records on the partitions given; return how many batches were handed over."""
+        if not records:
+            return 0
         producer = aiokafka_producer(self.app)
-        partitions = sorted(await producer.partitions_for(self.topic))
-        choose = self._partitioner
         batches: dict[int, Any] = {}
         handed = 0
-        for key, value in records:
-            partition = choose(key, partitions, partitions)
+        for partition, key, value in records:
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = producer.create_batch()

@@ -45,3 +45,6 @@ class Components:
     # DELETE /users/{id} waits here (request id → future) until the event agent has applied its control message
     forget_waiters: dict[str, Any] = field(default_factory=dict)
     lists: Any = None  # BatchSender for `recommendations` (batchsend.py), made by worker.build
+    deltas: Any = None  # BatchSender for `signal-deltas`
+    profile_cache: Any = None  # profilecache.ProfileCache: the hot profiles, decoded
+    signal_sender: Any = None  # BatchSender for the signals topic (the aggregator's rows)

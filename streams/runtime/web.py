@@ -107,7 +107,7 @@ def register(c: Components) -> None:
         signals = c.state.signals
         neighbours = sorted(signals.neighbours(item_id).items(), key=lambda kv: kv[1], reverse=True)[:k]
         return web.json({"item_id": item_id, "popularity": signals.popularity.get(item_id),
-                         "clock": signals.popularity.clock, "first_seen": signals.first_seen.get(item_id),
+                         "clock": signals.popularity.clock, "first_seen": signals.first_seen_for(item_id),
                          "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
 
     @app.page("/events")

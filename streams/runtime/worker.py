@@ -26,6 +26,7 @@ from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
+from .profilecache import ProfileCache
 from .kafka import ensure_topics_when_reachable
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
         index_options=settings.index_options(), expected_items=settings.index_expected_items,
+        signal_options=settings.signal_options(),
     )
     # a trainer reads every partition outside the workers' consumer group: its app has a group of its own
     app, topics, tables = create_app(settings if settings.role != "trainer" else
@@ -54,11 +56,19 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     learned = learning.wire(settings, state, encoder.version, ranking)
     # a list's model_version names the vectors (encoder, adapter) and what scored them (blend weights or ranker);
     # search queries repeat: the ranker's query encoder keeps the last 10,000 distinct ones
-    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, ranking, learned.scorer),
-                              CachedEncoder(encoder), learned.model_version(encoder.version),
-                              observe_search=metrics.index_search_seconds.observe)
+    ranker = Ranker(state.index, state.catalogue, state.signals, ranking, learned.scorer, vectors=state.vectors)
+    state.content = ranker.content  # newly indexed items join the content rows
+    ranker.content.on_search = metrics.index_search_seconds.observe
+    recommender = Recommender(ranker, CachedEncoder(encoder), learned.model_version(encoder.version))
     c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics,
-                   lists=BatchSender(app, settings.topic_recommendations), learning=learned)
+                   lists=BatchSender(app, settings.topic_recommendations), learning=learned,
+                   deltas=BatchSender(app, settings.topic_signal_deltas),
+                   signal_sender=BatchSender(app, settings.topic_signals),
+                   profile_cache=ProfileCache(settings.profile_cache))
+
+    @app.on_partitions_revoked.connect
+    async def _ownership_moves(app, revoked, **kwargs) -> None:
+        c.profile_cache.clear()  # another worker may write these users' profiles now
     sensor.install(app, metrics)
     if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
         trainer_agent.register(c)

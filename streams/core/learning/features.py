@@ -8,14 +8,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Sequence
 
 import numpy as np
 
-from ..profiles import Profile
-from ..ranking.collab import CollabWindow, collab_window
-from ..ranking.features import Basis, build_basis, feature_matrix
-from ..ranking.options import Feature
+from ..ranking.basis import Basis, Snapshot
+from ..ranking.candidates import Pool
+from ..ranking.features import (
+    BatchContext,
+    CollabEntries,
+    category_column,
+    collab_entries,
+    freshness_column,
+    popularity_column,
+)
 from .space import TunedIndex
 from .trend import PopularityTrend
 
@@ -42,96 +47,97 @@ class LearnedFeature(IntEnum):
 
 
 LEARNED_FEATURES = tuple(f.field for f in LearnedFeature)
-#: the blend's columns that the learned ranker computes with the blend's own code
-_BLEND_COLUMNS = np.array([False, True, True, True, True])  # content is recomputed in the tuned space
-
-
 @dataclass
 class Context:
-    """What one profile's candidates are compared with, in the space being searched."""
+    """What one snapshot's candidates are compared with, in the space being searched."""
 
     basis: Basis  # the blend's basis: labels, decayed weights a_j, groups, the collaborative window
     weight: np.ndarray | None  # the running adapter's W (None: the frozen space)
     tuned_norm: float  # ‖W·p‖
     query: np.ndarray | None  # W·p / ‖W·p‖
-    window: CollabWindow  # the recent items' co-occurrence neighbours (arrays)
-    maps: dict[str, dict[str, float]]  # the same as dicts: recent item → neighbour → cosine
+    entries: CollabEntries  # the recent items' co-occurrence neighbours
     last: str | None  # the user's most recent item
     last_vector: np.ndarray | None  # its tuned vector
-    touched_at: dict[str, float]  # recent item → when the user last touched it
+    touched_at: np.ndarray  # [R] when the user last touched each recent item
     now: float
+    events: int
 
 
-def tuned_vectors(index, item_ids: Sequence[str]) -> np.ndarray:
-    """The vectors candidates are scored with: tuned under an adapter, else the index's own."""
-    return index.tuned(item_ids) if isinstance(index, TunedIndex) else index.vectors(item_ids)
-
-
-def context(profile: Profile, ranker, window: CollabWindow | None = None) -> Context:
-    """The profile's basis mapped through the running adapter (identity without one)."""
-    opts = ranker.options
+def tuned_vectors(ranker, dense: np.ndarray) -> np.ndarray:
+    """The vectors candidates are scored with: tuned under an adapter, else the frozen ones."""
     index = ranker.index
-    basis = build_basis(profile, index, opts)
-    window = collab_window(profile, ranker.signals, opts.collab_window) if window is None else window
+    if isinstance(index, TunedIndex) and len(dense):
+        return index.tuned(ranker.ids.name_of(dense.tolist()))  # the tuned space's own copy (no projection)
+    return ranker.vectors.of(dense)
+
+
+def context(snap: Snapshot, ranker, entries: CollabEntries | None = None) -> Context:
+    """The snapshot's basis mapped through the running adapter (identity without one)."""
+    basis = snap.basis
+    entries = collab_entries(snap, ranker.signals) if entries is None else entries
+    index = ranker.index
     adapter = index.adapter if isinstance(index, TunedIndex) else None
     query, norm = basis.query, basis.norm
-    if adapter is not None and profile.vector is not None:
+    if adapter is not None and query is not None:
         # one projection per profile: the basis itself is never mapped (content_parts maps the few candidates back)
-        projected = adapter.project(profile.vector[None, :])[0]
+        projected = adapter.project((query * norm)[None, :])[0]
         norm = float(np.linalg.norm(projected))
         query = (projected / norm).astype(np.float32) if norm > 0 else None
-    touched_at: dict[str, float] = {}
-    for touch in profile.history:
+    touched: dict[str, float] = {}
+    for touch in basis.history:
         if touch.item_id:
-            touched_at[touch.item_id] = touch.ts
-    last = basis.recent[0][0] if basis.recent else None
-    last_vector = tuned_vectors(index, [last])[0] if last is not None and last in index else None
-    return Context(basis, None if adapter is None else adapter.weight, norm, query, window, window.neighbours(), last, last_vector, touched_at,
-                   max(profile.updated_at, ranker.signals.popularity.clock))
+            touched[touch.item_id] = touch.ts
+    touched_at = np.array([touched.get(i, snap.now) for i in basis.recent_ids])
+    last = basis.recent_ids[0] if basis.recent_ids else None
+    last_vector = None
+    if last is not None and ranker.vectors.has(basis.recent_dense[:1])[0]:
+        last_vector = tuned_vectors(ranker, basis.recent_dense[:1])[0]
+    return Context(basis, None if adapter is None else adapter.weight, norm, query, entries, last, last_vector,
+                   touched_at, max(snap.now, ranker.signals.decay.clock), snap.events)
 
 
-def compute(profile: Profile, ctx: Context, item_ids: Sequence[str], vectors: np.ndarray, ranker,
+def compute(snap: Snapshot, ctx: Context, pool: Pool, vectors: np.ndarray, ranker, batch: BatchContext,
             trend: PopularityTrend | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features [n, F], collab parts [n, len(recent)], index into recent of each NEIGHBOUR_AGE source, -1 none)."""
-    n = len(item_ids)
+    """(features [n, F], collab parts [n, len(recent)] of nothing yet (see parts), index into recent of each
+    NEIGHBOUR_AGE source, -1 none)."""
+    dense = pool.dense
+    n = len(dense)
     x = np.zeros((n, len(LearnedFeature)))
-    # the blend's collab, popularity, category and freshness, by the blend's own code (content skipped)
-    blend = feature_matrix(profile, ctx.basis, item_ids, vectors, ctx.window, ranker.catalogue, ranker.signals,
-                           ranker.options, _BLEND_COLUMNS.astype(float))
-    collab_parts = blend.collab_parts
-    for f in (Feature.COLLAB, Feature.POPULARITY, Feature.CATEGORY, Feature.FRESHNESS):
-        x[:, f] = blend.values[:, f]
+    x[:, LearnedFeature.COLLAB] = pool.collab
+    x[:, LearnedFeature.POPULARITY], counts = popularity_column(dense, ranker.signals, batch)
+    x[:, LearnedFeature.CATEGORY] = category_column(dense, snap, ranker.catalogue)
+    x[:, LearnedFeature.FRESHNESS] = freshness_column(dense, snap, ranker.signals, batch, ranker.options)
     if ctx.query is not None:
         x[:, LearnedFeature.CONTENT] = vectors @ ctx.query
     if ctx.last_vector is not None:
         x[:, LearnedFeature.CONTENT_LAST] = vectors @ ctx.last_vector
-    position = {item_id: row for row, item_id in enumerate(item_ids)}
-    if ctx.last is not None:
-        for other, sim in ctx.maps.get(ctx.last, {}).items():
-            row = position.get(other)
-            if row is not None:
-                x[row, LearnedFeature.COLLAB_LAST] = sim
-    # the most recent of the user's items that each candidate co-occurs with, and how long ago it was
+    # the first (most recent) recent item each candidate co-occurs with: its cosine with the last item, and
+    # how long ago the user touched it
+    entries = ctx.entries
     source = np.full(n, -1, dtype=np.int64)
     age = np.full(n, np.nan)
-    for j, (recent_id, _, _) in enumerate(ctx.basis.recent):  # most recent first
-        seconds = math.log1p(max(0.0, ctx.now - ctx.touched_at.get(recent_id, ctx.now)))
-        for other in ctx.maps.get(recent_id, {}):
-            row = position.get(other)
-            if row is not None and source[row] < 0:
-                source[row] = j
-                age[row] = seconds
+    if len(entries.ids):
+        order = np.argsort(dense, kind="stable")
+        at = np.minimum(np.searchsorted(dense[order], entries.ids), n - 1)
+        hit = dense[order][at] == entries.ids
+        rows, columns, cosines = order[at[hit]], entries.column[hit], entries.cosines[hit]
+        last = columns == 0
+        x[rows[last], LearnedFeature.COLLAB_LAST] = cosines[last]
+        # entries come in recent-item order: the first entry of a row is its most recent source
+        firsts = np.unique(rows, return_index=True)[1]
+        source[rows[firsts]] = columns[firsts]
+        seconds = np.log1p(np.maximum(0.0, ctx.now - ctx.touched_at))
+        age[rows[firsts]] = seconds[columns[firsts]]
     x[:, LearnedFeature.NEIGHBOUR_AGE] = age
-    first_seen = ranker.signals.first_seen
-    x[:, LearnedFeature.AGE] = [math.log1p(max(0.0, ctx.now - first_seen[i])) if i in first_seen else np.nan
-                                for i in item_ids]
+    first_seen = ranker.signals.first_seen_of(dense)
+    x[:, LearnedFeature.AGE] = np.log1p(np.maximum(0.0, ctx.now - first_seen))  # NaN stays NaN: unknown
     if trend is not None:
-        x[:, LearnedFeature.TREND] = trend.scores(item_ids, ranker.signals.popularity)
-    x[:, LearnedFeature.ACTIVITY] = math.log1p(profile.events)
-    return x, collab_parts, source
+        x[:, LearnedFeature.TREND] = trend.scores(ranker.ids.name_of(dense.tolist()), ranker.signals.popularity)
+    x[:, LearnedFeature.ACTIVITY] = math.log1p(ctx.events)
+    return x, counts, source
 
 
-def content_parts(ctx: Context, vectors: np.ndarray, index) -> tuple[np.ndarray, np.ndarray]:
+def content_parts(ctx: Context, vectors: np.ndarray, ranker) -> tuple[np.ndarray, np.ndarray]:
     """(content part of each distinct interaction [n, G], tuned cosine with it [n, G]) of these candidates.
 
     The parts add up to CONTENT (less what interactions older than the kept history contribute): with
@@ -139,7 +145,7 @@ def content_parts(ctx: Context, vectors: np.ndarray, index) -> tuple[np.ndarray,
     back (n × d²) rather than every interaction of the history forward (J × d², hundreds of rows).
     """
     basis = ctx.basis
-    n, groups = len(vectors), len(basis.group_labels)
+    n, groups = len(vectors), len(basis.group_first)
     if basis.vectors is None or not n or not groups:
         return np.zeros((n, groups)), np.zeros((n, groups))
     back = vectors @ ctx.weight if ctx.weight is not None else vectors
@@ -152,8 +158,9 @@ def content_parts(ctx: Context, vectors: np.ndarray, index) -> tuple[np.ndarray,
         sims = raw[:, basis.group_first]
     else:
         sims = np.zeros((n, groups))
-        cols = [g for g, label in enumerate(basis.group_labels) if label.get("item_id") in index]
+        labels = basis.group_labels
+        cols = [g for g, label in enumerate(labels) if "item_id" in label]  # one label per group
         if cols:
-            items = tuned_vectors(index, [basis.group_labels[g]["item_id"] for g in cols])
+            items = tuned_vectors(ranker, ranker.ids.lookup([labels[g]["item_id"] for g in cols]))
             sims[:, cols] = vectors @ items.T
     return parts @ onehot, sims

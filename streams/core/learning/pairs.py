@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable, NamedTuple
 
-from ..signals import SignalDelta
+from ..signals import SignalDelta, SignalOptions
+from ..signals.deltas import pairs_of as signal_pairs
 
 
 class Pair(NamedTuple):
@@ -31,14 +32,7 @@ def pairs_from_deltas(deltas: Iterable[SignalDelta], min_weight: float = 0.2) ->
 
 
 def pairs_of(item_id: str, previous: Iterable[str], decay: float, window: int, min_weight: float = 0.2) -> list[Pair]:
-    """The pairs of one interaction straight from the user's previous items (in-process replays)."""
-    out: list[Pair] = []
-    seen: set[str] = set()
-    for pos, other in enumerate(list(previous)[:window]):
-        weight = decay**pos
-        if weight < min_weight:
-            break
-        if other != item_id and other not in seen:
-            seen.add(other)
-            out.append(Pair(item_id, other, weight))
-    return out
+    """The pairs of one interaction straight from the user's previous items (in-process replays): the
+    signals' pairing rule (signals.deltas.pairs_of), keeping the pairs of at least ``min_weight``."""
+    others, amounts = signal_pairs(item_id, list(previous), SignalOptions(window=window, position_decay=decay))
+    return [Pair(item_id, other, w) for other, w in zip(others, amounts) if w >= min_weight]

@@ -56,7 +56,7 @@ def learned_reasons(item_id: str, phi: np.ndarray, x: np.ndarray, ctx: Context, 
             rest = phi_c * (float(shares[:-1].sum()) - float(shares[top].sum())) / total
             dropped = int((shares[:-1] > 0).sum()) - len(top)
             for g in top.tolist():
-                label = basis.group_labels[g]
+                label = basis.label(g)
                 code = ReasonCode(label["code"])
                 evidence = {k: v for k, v in label.items() if k != "code"}
                 if code == ReasonCode.SIMILAR_TO_ITEM:
@@ -77,8 +77,8 @@ def learned_reasons(item_id: str, phi: np.ndarray, x: np.ndarray, ctx: Context, 
         other(phi_co, F.COLLAB)
     last = ctx.last
     if last is not None:
-        label = next((lb for lb in basis.labels if lb.get("item_id") == last), None)
-        evidence = {"item_id": last, "event_type": label["event_type"] if label else "view",
+        touch = next((t for t in reversed(basis.history) if t.item_id == last), None)
+        evidence = {"item_id": last, "event_type": touch.type if touch is not None else "view",
                     "title": catalogue.title(last), "similarity": round(float(x[F.CONTENT_LAST]), 4)}
         give(ReasonCode.SIMILAR_TO_ITEM, float(phi[F.CONTENT_LAST]), last, evidence)
     else:

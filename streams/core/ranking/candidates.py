@@ -1,17 +1,20 @@
-"""The candidate pool of one profile: FAISS hits ∪ co-occurrence neighbours ∪ trending, filtered."""
+"""The candidate pool of one snapshot: content rows ∪ co-occurrence neighbours ∪ trending, filtered.
+
+The pool is bounded whatever the shopper's history: the content rows of the last ``content_sources`` items
+and searches (``content_neighbours`` each), the co-occurrence rows of the ``collab_window`` recent items,
+and the first ``trending_candidates`` usable trending items. Everything is dense ids and array operations:
+duplicates are folded with a scratch array indexed by dense id, the seen set is a scratch bitmap.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import filterfalse
-from typing import Sequence
+from typing import NamedTuple
 
-from index.base import VectorIndex
+import numpy as np
 
 from ..catalogue import Catalogue
-from ..profiles import Profile
-from ..signals import ItemSignals
-from .collab import CollabWindow
-from .options import RankingOptions
+from ..items import ItemIds, ItemVectors, grown
+from .features import CollabEntries
 
 
 @dataclass(frozen=True)
@@ -30,43 +33,74 @@ class ListFilter:
             return False
         return self.category is None or catalogue.category(item_id) == self.category
 
+    def mask(self, dense: np.ndarray, catalogue: Catalogue) -> np.ndarray:
+        """:meth:`admits` of dense ids, as a column operation."""
+        ok = (catalogue.stocked if self.in_stock_only else catalogue.live)[dense]
+        if self.category is not None:
+            ok &= catalogue.category_code[dense] == catalogue.code_of(self.category)
+        if self.exclude:
+            ok &= ~np.isin(dense, catalogue.ids.lookup(list(self.exclude)))
+        return ok
+
 
 DEFAULT_FILTER = ListFilter()
 
 
-def candidates(profile: Profile, hit_ids: Sequence[str], window: CollabWindow, k: int, index: VectorIndex,
-               catalogue: Catalogue, signals: ItemSignals, options: RankingOptions,
-               list_filter: ListFilter = DEFAULT_FILTER) -> list[str]:
-    """Admitted, indexed, unseen (when excluding seen) candidates, deduplicated in pool order.
+class Pool(NamedTuple):
+    """A snapshot's admitted candidates and their collaborative feature."""
 
-    The pool is bounded whatever the shopper's history: the first ``content_candidates`` usable FAISS
-    hits, the neighbours of the ``collab_window`` recent items (≤ max_neighbours each), the first
-    ``trending_candidates`` usable trending items. Hits and trending are over-fetched by the size of the
-    seen set so that enough usable ones remain, but only that many are kept: a shopper who has seen
-    500 items does not get a pool (and a cost) five times larger. Filtering runs in C (filter/map over
-    dicts and sets), the pool holds up to a few thousand ids.
-    """
-    seen = set(profile.seen) if options.exclude_seen else set()
-    default = list_filter is DEFAULT_FILTER
+    dense: np.ndarray  # int64, duplicates folded, in first-seen order (content, collab, trending, hits)
+    collab: np.ndarray  # Σ_j b_j · cosine(candidate, recent item j)
 
-    def usable(ids) -> list[str]:
-        unseen = filterfalse(seen.__contains__, ids) if seen else ids
-        if default:
-            return index.present(catalogue.recommendable_ids(unseen))
-        return index.present([i for i in unseen if list_filter.admits(i, catalogue)])
 
-    pool: dict[str, None] = dict.fromkeys(usable(hit_ids)[: options.content_candidates])
-    for ids in window.neighbour_ids:
-        pool.update(dict.fromkeys(ids))
-    trending = signals.popularity.top_keys(options.trending_candidates + len(seen))
-    pool.update(dict.fromkeys(usable(trending)[: options.trending_candidates]))
-    if len(pool) < k:  # a shop with no traffic yet: newest catalogue items
-        for item_id in sorted(signals.first_seen, key=signals.first_seen.get, reverse=True)[: 5 * k]:
-            pool[item_id] = None
-    admitted = usable(pool)
-    if list_filter.category is not None and len(admitted) < k:
-        # the content, co-occurrence and trending pools may hold few items of one category: add the rest of it
-        have = set(admitted) | seen
-        extra = [i for i in catalogue if i not in have and list_filter.admits(i, catalogue)]
-        admitted += index.present(extra)[: 5 * k - len(admitted)]
-    return admitted
+class Scratch:
+    """Arrays indexed by dense id, reused by every pool (set, read, reset: never reallocated per event)."""
+
+    def __init__(self) -> None:
+        self.position = np.zeros(0, dtype=np.int64)
+        self.marked = np.zeros(0, dtype=bool)
+
+    def fit(self, size: int) -> None:
+        if len(self.position) < size:
+            self.position = grown(self.position, size, -1)
+            self.marked = grown(self.marked, size, False)
+
+
+def assemble(parts: list[np.ndarray], entries: CollabEntries, shares: np.ndarray, seen: np.ndarray,
+             list_filter: ListFilter, catalogue: Catalogue, vectors: ItemVectors, scratch: Scratch) -> Pool:
+    """Fold ``parts`` (content ids, the collab entries' ids first among them, trending, hits) into one pool."""
+    scratch.fit(len(catalogue.ids))
+    catalogue.fit()
+    every = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    every = every[every >= 0]
+    n = len(every)
+    if not n:
+        return Pool(every, np.zeros(0))
+    position = scratch.position
+    ar = np.arange(n)
+    position[every[::-1]] = ar[::-1]  # the first occurrence wins
+    unique = every[position[every] == ar]
+    position[every] = -1
+    collab = np.zeros(len(unique))
+    if len(entries.ids):
+        # the collab entries are where they sit in ``every``: find them by dense id (each is in the pool)
+        position[unique] = np.arange(len(unique))
+        collab = np.bincount(position[entries.ids], weights=shares[entries.column] * entries.cosines,
+                             minlength=len(unique))
+        position[unique] = -1
+    ok = list_filter.mask(unique, catalogue) & vectors.has(unique)
+    if len(seen):
+        marked = scratch.marked
+        marked[seen[seen >= 0]] = True
+        ok &= ~marked[unique]
+        marked[seen[seen >= 0]] = False
+    return Pool(unique[ok], collab[ok])
+
+
+def newest(ids: ItemIds, first_seen: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` items that entered the catalogue last (a shop with no traffic yet)."""
+    known = np.flatnonzero(~np.isnan(first_seen[: len(ids)]))
+    if not len(known):
+        return known
+    order = np.lexsort((known, -first_seen[known]))
+    return known[order[:count]]

@@ -79,7 +79,10 @@ class RankingOptions:
     """How lists are built. The defaults here are the only ones: settings and the replay start from them."""
 
     k: int = 10
-    content_candidates: int = 100  # FAISS hits per profile, before filtering
+    # content candidates: the nearest items by text of the user's last ``content_sources`` items and of their
+    # last searches, ``content_neighbours`` each (ranking/content.py)
+    content_sources: int = 5
+    content_neighbours: int = 20
     collab_window: int = 10  # recent items whose co-occurrence neighbours become candidates
     trending_candidates: int = 50
     mmr_lambda: float = 0.85  # 1.0 = pure relevance; lower trades relevance for diversity

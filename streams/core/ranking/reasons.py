@@ -1,14 +1,13 @@
 """Reasons: the additive parts of an item's score, each with the evidence a sentence can quote."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
 from ..catalogue import Catalogue
-from .features import Basis
+from .basis import Basis
 from .options import Feature
 
 MAX_REASONS = 5  # reasons listed per item; the remainder is folded into one "other" reason
@@ -27,21 +26,41 @@ class ReasonCode(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
-class Reason:
-    """One additive contribution to an item's score, with its evidence."""
+class Reason(dict):
+    """One additive contribution to an item's score, with its evidence — held in its wire form.
 
-    code: ReasonCode
-    weight: float
-    evidence: dict[str, Any]
+    The dict is exactly what the `recommendations` topic carries ({code, weight (6 decimals), **evidence}),
+    so a published list serialises its reasons as they are, with no second object per reason; ``weight``
+    is the exact contribution (the rounded one is only for the wire).
+    """
+
+    __slots__ = ("weight",)
+
+    def __init__(self, code: ReasonCode, weight: float, evidence: dict[str, Any] | None = None) -> None:
+        if evidence:
+            super().__init__(code=code, weight=round(weight, 6), **evidence)
+        else:
+            super().__init__(code=code, weight=round(weight, 6))
+        self.weight = weight
+
+    @property
+    def code(self) -> ReasonCode:
+        return self["code"]
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """Everything but the code and the weight."""
+        return {k: v for k, v in self.items() if k != "code" and k != "weight"}
 
     def to_dict(self) -> dict[str, Any]:
-        """Wire form: {code, weight, **evidence}."""
-        return {"code": str(self.code), "weight": round(float(self.weight), 6), **self.evidence}
+        """Wire form: {code, weight, **evidence} (this dict itself)."""
+        return self
+
+    def __repr__(self) -> str:
+        return f"Reason({self.code!s}, {self.weight!r}, {self.evidence!r})"
 
 
-@dataclass(frozen=True)
-class ScoredItem:
+class ScoredItem(NamedTuple):
     """A recommended item: its score and the reasons that sum to it."""
 
     item_id: str
@@ -53,107 +72,178 @@ class ScoredItem:
 _CODES = {str(code): code for code in ReasonCode}
 
 
+class Listed(NamedTuple):
+    """One list's listed items and what their reasons are read from (rows in list order)."""
+
+    names: list[str]
+    feats: np.ndarray  # [n, len(Feature)]
+    basis: Basis
+    content_parts: np.ndarray  # [n, J]: a_j · cosine(item, u_j) / |p|
+    similarities: np.ndarray  # [n, J]: cosine(item, u_j)
+    collab_parts: np.ndarray  # [n, R]: b_i · cosine(item, recent i)
+    collab_sims: np.ndarray  # [n, R]
+
+
 def list_reasons(item_ids: Sequence[str], feats: np.ndarray, weights: np.ndarray, basis: Basis,
                  content_parts: np.ndarray, collab_parts: np.ndarray, collab_sims: np.ndarray,
                  similarities: np.ndarray, catalogue: Catalogue) -> list[tuple[Reason, ...]]:
-    """The reasons of each listed item (rows of the matrices, in list order); each item's add up to feats · weights.
+    """The reasons of one list's items (see :func:`batch_reasons`)."""
+    listed = Listed(list(item_ids), feats, basis, content_parts, similarities, collab_parts, collab_sims)
+    return batch_reasons([listed], weights, catalogue)[0]
 
-    The content parts of all listed items are summed per distinct interaction and ranked in one go
-    (matrices of listed items × interactions), so the per-item Python work is only building the few
-    Reason objects that are shown.
+
+def batch_reasons(lists: Sequence[Listed], weights: np.ndarray, catalogue: Catalogue) -> list[list[tuple[Reason, ...]]]:
+    """The reasons of every listed item of a micro-batch; each item's add up to feats · weights.
+
+    Every candidate reason of every listed item is one cell of one matrix (the strongest content parts per
+    distinct interaction, the rest of the content, one collab part per recent item, trending, category, new
+    arrival), ordered by size in one sort for the whole batch; only the shown ones (≤ MAX_REASONS, the rest
+    folded into "other") become Reason objects.
     """
-    w = weights.tolist()
-    rows = feats.tolist()
-    w_content = w[Feature.CONTENT]
-    groups = len(basis.group_labels)
-    content = [row[Feature.CONTENT] for row in rows]
-    if w_content and any(content) and groups:
-        # one part per distinct interaction (an item touched twice is one reason)
-        onehot = np.zeros((len(basis.groups), groups))
-        onehot[np.arange(len(basis.groups)), basis.groups] = 1.0
-        parts = np.asarray(content_parts, dtype=np.float64) @ onehot
-        explained = parts.sum(axis=1).tolist()
-        # only the strongest parts can be listed (the rest fold into "other"), so only they get a
-        # Reason object; this keeps explanation cost flat in the history length
-        top = np.argsort(-np.abs(parts), axis=1, kind="stable")[:, :MAX_REASONS]
-        top_parts = np.take_along_axis(parts, top, axis=1)
-        top_sims = similarities[:, basis.group_first][np.arange(len(rows))[:, None], top]
-        top, top_parts, top_sims = top.tolist(), top_parts.tolist(), top_sims.tolist()
-    else:
-        explained = [0.0] * len(rows)
-        top = top_parts = top_sims = [[] for _ in rows]
-    out = []
-    w_collab, w_pop, w_cat, w_fresh = w[Feature.COLLAB], w[Feature.POPULARITY], w[Feature.CATEGORY], w[Feature.FRESHNESS]
-    for n, (item_id, row) in enumerate(zip(item_ids, rows)):
-        # (weight, code, what the evidence is built from): only the reasons that are shown become objects
-        entries: list[tuple[float, ReasonCode | None, Any]] = []
-        dropped_weight, dropped_count = 0.0, 0
-        if row[Feature.CONTENT] and w_content:
-            entries += [(w_content * part, None, (g, similarity))
-                        for g, part, similarity in zip(top[n], top_parts[n], top_sims[n])]
-            dropped_count = groups - len(top[n])
-            dropped_weight = w_content * (explained[n] - sum(top_parts[n]))
-            residual = row[Feature.CONTENT] - explained[n]
-            if abs(residual) > 1e-6:  # interactions older than the kept history still shape the vector
-                entries.append((w_content * residual, ReasonCode.EARLIER_ACTIVITY, None))
-        if row[Feature.COLLAB] and w_collab:
-            entries += [(w_collab * part, ReasonCode.CO_INTERACTED, (recent_id, cosine))
-                        for (recent_id, _, _), part, cosine in zip(basis.recent, collab_parts[n].tolist(),
-                                                                   collab_sims[n].tolist()) if part]
-        if row[Feature.POPULARITY] and w_pop:
-            entries.append((w_pop * row[Feature.POPULARITY], ReasonCode.TRENDING, row[Feature.POPULARITY]))
-        if row[Feature.CATEGORY] and w_cat:
-            entries.append((w_cat * row[Feature.CATEGORY], ReasonCode.CATEGORY_AFFINITY, row[Feature.CATEGORY]))
-        if row[Feature.FRESHNESS] and w_fresh:
-            entries.append((w_fresh * row[Feature.FRESHNESS], ReasonCode.NEW_ARRIVAL, row[Feature.FRESHNESS]))
-        out.append(_fold_rest(entries, dropped_weight, dropped_count, item_id, basis, catalogue))
+    w = np.asarray(weights, dtype=np.float64)
+    sizes = [len(x.names) for x in lists]
+    m = sum(sizes)
+    if not m:
+        return [[] for _ in lists]
+    r = max(x.collab_parts.shape[1] for x in lists)
+    t = MAX_REASONS
+    feats = np.concatenate([x.feats for x in lists]).astype(np.float64)
+    # per list: the content parts summed per distinct interaction, and the strongest ones
+    top = np.zeros((m, t), dtype=np.int64)
+    top_parts = np.zeros((m, t))
+    top_sims = np.zeros((m, t))
+    top_ok = np.zeros((m, t), dtype=bool)
+    explained = np.zeros(m)
+    groups = np.zeros(m, dtype=np.int64)
+    collab_parts = np.zeros((m, r))
+    collab_sims = np.zeros((m, r))
+    row = 0
+    for x, n in zip(lists, sizes):
+        if not n:
+            continue
+        basis = x.basis
+        g = len(basis.group_first)
+        collab_parts[row:row + n, : x.collab_parts.shape[1]] = x.collab_parts
+        collab_sims[row:row + n, : x.collab_sims.shape[1]] = x.collab_sims
+        if g and x.content_parts.shape[1]:
+            parts = np.asarray(x.content_parts, dtype=np.float64)
+            if g != parts.shape[1]:  # an item touched twice is one reason
+                onehot = np.zeros((parts.shape[1], g))
+                onehot[np.arange(parts.shape[1]), basis.groups] = 1.0
+                parts = parts @ onehot
+            c = min(t, g)
+            best = np.argsort(-np.abs(parts), axis=1, kind="stable")[:, :c]
+            rows = np.arange(n)[:, None]
+            top[row:row + n, :c] = best
+            top_parts[row:row + n, :c] = parts[rows, best]
+            top_sims[row:row + n, :c] = x.similarities[:, basis.group_first][rows, best]
+            top_ok[row:row + n, :c] = True
+            explained[row:row + n] = parts.sum(axis=1)
+            groups[row:row + n] = g
+        row += n
+    content = feats[:, Feature.CONTENT]
+    has_content = (content != 0) & bool(w[Feature.CONTENT]) & (groups > 0)
+    residual = content - explained
+    # columns: content parts (t) · earlier activity · collab (r) · trending · category · new arrival
+    cells = np.zeros((m, t + 1 + r + 3))
+    shown = np.zeros(cells.shape, dtype=bool)
+    cells[:, :t] = w[Feature.CONTENT] * top_parts
+    shown[:, :t] = has_content[:, None] & top_ok
+    cells[:, t] = w[Feature.CONTENT] * residual
+    shown[:, t] = has_content & (np.abs(residual) > 1e-6)  # interactions older than the kept history
+    collab_on = (feats[:, Feature.COLLAB] != 0) & bool(w[Feature.COLLAB])
+    cells[:, t + 1:t + 1 + r] = w[Feature.COLLAB] * collab_parts
+    shown[:, t + 1:t + 1 + r] = collab_on[:, None] & (collab_parts != 0)
+    for c, f in enumerate(_SIGNALS):
+        cells[:, t + 1 + r + c] = w[f] * feats[:, f]
+        shown[:, t + 1 + r + c] = (feats[:, f] != 0) & bool(w[f])
+    dropped_count = np.where(has_content, groups - top_ok.sum(axis=1), 0)
+    dropped_weight = np.where(has_content, w[Feature.CONTENT] * (explained - top_parts.sum(axis=1)), 0.0)
+    counts = shown.sum(axis=1)
+    fold = counts + dropped_count > MAX_REASONS
+    keep = np.where(fold, MAX_REASONS - 1, np.minimum(counts, MAX_REASONS))
+    order = np.argsort(np.where(shown, -np.abs(cells), np.inf), axis=1, kind="stable")[:, :MAX_REASONS]
+    totals = np.where(shown, cells, 0.0).sum(axis=1) + dropped_weight
+    # to Python once: the per-item loop only reads lists
+    cells_l, order_l, keep_l, fold_l = cells.tolist(), order.tolist(), keep.tolist(), fold.tolist()
+    top_l, sims_l = top.tolist(), np.round(top_sims, 4).tolist()
+    collab_sims_l = np.round(collab_sims, 4).tolist()
+    values_l = np.round(feats, 4).tolist()
+    other_count = (counts + dropped_count - keep).tolist()
+    totals_l = totals.tolist()
+    titles: dict[str, str] = {}
+    categories: dict[str, str] = {}
+
+    def title(item_id: str) -> str:
+        found = titles.get(item_id)
+        if found is None:
+            found = titles[item_id] = catalogue.title(item_id)
+        return found
+
+    out: list[list[tuple[Reason, ...]]] = []
+    row = 0
+    for x, n in zip(lists, sizes):
+        basis, recent_ids = x.basis, x.basis.recent_ids
+        labels: dict[int, dict[str, Any]] = {}
+        reasons_of_list = []
+        for item_id in x.names:
+            cells_i = cells_l[row]
+            reasons = []
+            for col in order_l[row][: keep_l[row]]:
+                weight = cells_i[col]
+                if col < t:
+                    g = top_l[row][col]
+                    label = labels.get(g)
+                    if label is None:
+                        label = labels[g] = basis.label(g)
+                        if "item_id" in label:
+                            label["title"] = title(label["item_id"])
+                    code = _CODES[label["code"]]
+                    if code is ReasonCode.SIMILAR_TO_ITEM:
+                        reasons.append(Reason(code, weight, {"item_id": label["item_id"],
+                                                             "event_type": label["event_type"],
+                                                             "title": label["title"], "similarity": sims_l[row][col]}))
+                    else:
+                        reasons.append(Reason(code, weight, {"query": label["query"]}))
+                elif col == t:
+                    reasons.append(Reason(ReasonCode.EARLIER_ACTIVITY, weight))
+                elif col <= t + r:
+                    recent_id = recent_ids[col - t - 1]
+                    # the cosine the collab feature summed
+                    reasons.append(Reason(ReasonCode.CO_INTERACTED, weight, {
+                        "item_id": recent_id, "title": title(recent_id), "cooccurrence": collab_sims_l[row][col - t - 1]}))
+                else:
+                    kind = col - t - 1 - r
+                    value = values_l[row][_SIGNALS[kind]]
+                    if kind == 0:
+                        category = categories.get(item_id)
+                        if category is None:
+                            category = categories[item_id] = catalogue.category(item_id)
+                        reasons.append(Reason(ReasonCode.TRENDING, weight, {"popularity": value, "category": category}))
+                    elif kind == 1:
+                        category = categories.get(item_id)
+                        if category is None:
+                            category = categories[item_id] = catalogue.category(item_id)
+                        reasons.append(Reason(ReasonCode.CATEGORY_AFFINITY, weight, {"category": category,
+                                                                                    "affinity": value}))
+                    else:
+                        reasons.append(Reason(ReasonCode.NEW_ARRIVAL, weight, {"freshness": value}))
+            if fold_l[row]:
+                rest = totals_l[row] - sum(x_.weight for x_ in reasons)
+                reasons.append(Reason(ReasonCode.OTHER, rest, {"count": other_count[row]}))
+            reasons_of_list.append(tuple(reasons))
+            row += 1
+        out.append(reasons_of_list)
     return out
 
 
-def _fold_rest(entries: list, dropped_weight: float, dropped_count: int, item_id: str, basis: Basis,
-               catalogue: Catalogue) -> tuple[Reason, ...]:
-    """The strongest reasons first; beyond MAX_REASONS the rest become one "other" reason (same total)."""
-    entries.sort(key=lambda e: abs(e[0]), reverse=True)
-    other = None
-    if len(entries) + dropped_count > MAX_REASONS:
-        rest = sum(e[0] for e in entries[MAX_REASONS - 1:]) + dropped_weight
-        count = len(entries) - MAX_REASONS + 1 + dropped_count
-        entries = entries[: MAX_REASONS - 1]
-        other = Reason(ReasonCode.OTHER, rest, {"count": count})
-    reasons = [_reason(weight, code, data, item_id, basis, catalogue) for weight, code, data in entries]
-    return tuple(reasons) if other is None else (*reasons, other)
-
-
-def _reason(weight: float, code: ReasonCode | None, data: Any, item_id: str, basis: Basis,
-            catalogue: Catalogue) -> Reason:
-    """One shown reason with its evidence (code None: a content part, whose code its label carries)."""
-    if code is None:
-        g, similarity = data
-        label = basis.group_labels[g]
-        evidence = {k: v for k, v in label.items() if k != "code"}
-        code = _CODES[label["code"]]
-        if code is ReasonCode.SIMILAR_TO_ITEM:
-            evidence["title"] = catalogue.title(label["item_id"])
-            evidence["similarity"] = round(similarity, 4)
-        return Reason(code, weight, evidence)
-    if code is ReasonCode.CO_INTERACTED:
-        recent_id, cosine = data
-        # the cosine the collab feature summed
-        return Reason(code, weight, {"item_id": recent_id, "title": catalogue.title(recent_id),
-                                     "cooccurrence": round(cosine, 4)})
-    if code is ReasonCode.TRENDING:
-        return Reason(code, weight, {"popularity": round(data, 4), "category": catalogue.category(item_id)})
-    if code is ReasonCode.CATEGORY_AFFINITY:
-        return Reason(code, weight, {"category": catalogue.category(item_id), "affinity": round(data, 4)})
-    if code is ReasonCode.NEW_ARRIVAL:
-        return Reason(code, weight, {"freshness": round(data, 4)})
-    return Reason(code, weight, {})
+_SIGNALS = (Feature.POPULARITY, Feature.CATEGORY, Feature.FRESHNESS)
 
 
 def cited_items(reasons: Sequence[Reason]) -> set[str]:
     """Item ids that a list of reasons presents as the user's own interactions."""
     return {
-        r.evidence["item_id"]
+        r["item_id"]
         for r in reasons
-        if r.code in (ReasonCode.SIMILAR_TO_ITEM, ReasonCode.CO_INTERACTED) and "item_id" in r.evidence
+        if r["code"] in (ReasonCode.SIMILAR_TO_ITEM, ReasonCode.CO_INTERACTED) and "item_id" in r
     }

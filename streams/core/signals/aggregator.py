@@ -1,11 +1,11 @@
-"""An aggregator in one process: rows keyed by item, folded from deltas, the changed ones published.
+"""The aggregator: rows keyed by item, folded from deltas, the changed ones published.
 
-The worker's aggregator agent does the same with a Faust table for the rows; the replay uses this one to
-simulate several workers sharing signals.
+One implementation for every place rows are owned: the worker's aggregator agent passes its table (a
+mapping of item id → SignalRow that it reads and writes through), the replay a plain dict.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, MutableMapping
 
 from .deltas import SignalDelta
 from .options import SignalOptions
@@ -13,23 +13,32 @@ from .rows import PublishedRow, SignalRow
 
 
 class SignalAggregator:
-    """Owns every row; ``fold`` returns the rows a batch of deltas changed, as published."""
+    """Folds deltas into the rows of ``rows``; ``fold`` returns the rows a batch changed, as published."""
 
-    def __init__(self, options: SignalOptions, neighbours: int | None = None) -> None:
+    def __init__(self, options: SignalOptions, neighbours: int | None = None,
+                 rows: MutableMapping[str, SignalRow] | None = None) -> None:
         self.options = options
         self.neighbours = neighbours  # neighbours published per row (None: every kept one)
-        self.rows: dict[str, SignalRow] = {}
+        self.rows: MutableMapping[str, SignalRow] = {} if rows is None else rows
 
     def fold(self, deltas: Iterable[SignalDelta]) -> list[PublishedRow]:
-        """Fold deltas in order; the changed rows, each once, as every worker will see them."""
-        changed: dict[str, SignalRow] = {}
+        """Fold deltas in order; the changed rows, each once, stored back and as every worker will see them."""
+        touched: dict[str, SignalRow] = {}
+        changed: dict[str, None] = {}  # in first-change order: runs are reproducible
+        options = self.options
         for delta in deltas:
-            row = self.rows.get(delta.item_id)
+            row = touched.get(delta.item_id)
             if row is None:
-                row = self.rows[delta.item_id] = SignalRow(delta.item_id)
-            if row.fold(delta, self.options):
-                changed[delta.item_id] = row
-        out = [row.published(self.options, self.neighbours) for row in changed.values()]
-        for row in changed.values():
+                row = self.rows.get(delta.item_id)
+                if row is None:
+                    row = SignalRow(delta.item_id)
+                touched[delta.item_id] = row
+            if row.fold(delta, options):
+                changed[delta.item_id] = None
+        out = []
+        for item_id in changed:  # a redelivered batch changes nothing: nothing to store or publish
+            row = touched[item_id]
+            self.rows[item_id] = row
+            out.append(row.published(options, self.neighbours))
             row.arrived = None
         return out

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import orjson
 
 from ...errors import InvalidMessage
+from . import codec
 from .options import SignalOptions
 
 
@@ -30,18 +32,29 @@ class SignalDelta:
     arrived: float | None = None  # wall-clock arrival of the event at a ranking worker (freshness metric)
 
 
+def pairs_of(item_id: str, previous: Sequence[str], options: SignalOptions) -> tuple[list[str], list[float]]:
+    """The pairing rule, the one place it is written: which of the user's previous items (most recent first) an
+    interaction with ``item_id`` pairs with, and how strongly (``position_decay``**position, within ``window``)."""
+    others: list[str] = []
+    amounts: list[float] = []
+    seen = {item_id}
+    decay = options.position_decay
+    for pos, other in enumerate(previous[: options.window]):
+        if other in seen:
+            continue
+        seen.add(other)
+        others.append(other)
+        amounts.append(decay**pos)
+    return others, amounts
+
+
 def deltas_for(item_id: str, previous: Sequence[str], ts: float, options: SignalOptions, *, weight: float = 1.0,
                source: tuple[int, int] | None = None, arrived: float | None = None) -> list[SignalDelta]:
     """The deltas of one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
-    own: dict[str, float] = {}
-    out: list[SignalDelta] = []
-    for pos, other in enumerate(previous[: options.window]):
-        if other == item_id or other in own:
-            continue
-        amount = options.position_decay**pos
-        own[other] = amount
-        out.append(SignalDelta(other, ts, 0.0, {item_id: amount}, source, arrived))
-    return [SignalDelta(item_id, ts, weight, own, source, arrived)] + out
+    others, amounts = pairs_of(item_id, previous, options)
+    own = dict(zip(others, amounts))
+    return [SignalDelta(item_id, ts, weight, own, source, arrived)] + [
+        SignalDelta(other, ts, 0.0, {item_id: amount}, source, arrived) for other, amount in own.items()]
 
 
 class DeltaCollector:
@@ -51,28 +64,46 @@ class DeltaCollector:
         self.options = options
         self.deltas: list[SignalDelta] = []
 
-    def observe(self, item_id: str, previous: Sequence[str], ts: float, *, source: tuple[int, int] | None = None,
-                arrived: float | None = None) -> None:
+    def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0, *,
+                source: tuple[int, int] | None = None, arrived: float | None = None) -> None:
         """Collect one interaction's deltas."""
-        self.deltas.extend(deltas_for(item_id, previous, ts, self.options, source=source, arrived=arrived))
+        self.deltas.extend(deltas_for(item_id, previous, ts, self.options, weight=weight, source=source,
+                                      arrived=arrived))
 
-    def by_item(self) -> dict[str, list[SignalDelta]]:
-        """The collected deltas grouped by the item whose row they change, in collection order."""
-        grouped: dict[str, list[SignalDelta]] = {}
+    def by_partition(self, partition_of: Callable[[str], int]) -> dict[int, list[SignalDelta]]:
+        """The collected deltas grouped by the `signal-deltas` partition of the item whose row they change
+        (``partition_of``: the producer's partitioner), in collection order: one message per partition."""
+        grouped: dict[int, list[SignalDelta]] = {}
         for delta in self.deltas:
-            grouped.setdefault(delta.item_id, []).append(delta)
+            grouped.setdefault(partition_of(delta.item_id), []).append(delta)
         return grouped
 
 
-def encode_deltas(item_id: str, deltas: Sequence[SignalDelta]) -> bytes:
-    """One `signal-deltas` message: every delta of a micro-batch for one item, in order."""
-    return orjson.dumps({"item_id": item_id, "entries": [
-        {"t": d.ts, "w": d.popularity, "n": d.pairs, "s": list(d.source) if d.source else None, "a": d.arrived}
-        for d in deltas]})
+def to_columns(deltas: Sequence[SignalDelta]) -> codec.DeltaColumns:
+    """Deltas as the columns of one binary `signal-deltas` message."""
+    n = len(deltas)
+    return codec.DeltaColumns(
+        [d.item_id for d in deltas],
+        np.fromiter((d.ts for d in deltas), np.float64, n),
+        np.fromiter((d.popularity for d in deltas), np.float64, n),
+        np.fromiter((math.nan if d.arrived is None else d.arrived for d in deltas), np.float64, n),
+        np.fromiter((-1 if d.source is None else d.source[0] for d in deltas), np.int32, n),
+        np.fromiter((-1 if d.source is None else d.source[1] for d in deltas), np.int64, n),
+        np.fromiter((len(d.pairs) for d in deltas), np.int32, n),
+        [k for d in deltas for k in d.pairs],
+        np.fromiter((v for d in deltas for v in d.pairs.values()), np.float64),
+    )
+
+
+def encode_deltas(deltas: Sequence[SignalDelta]) -> bytes:
+    """One binary `signal-deltas` message holding these deltas, in order."""
+    return codec.encode_deltas(to_columns(deltas))
 
 
 def decode_deltas(value: bytes | None) -> list[SignalDelta]:
-    """Parse a `signal-deltas` message; InvalidMessage for anything else."""
+    """Parse a `signal-deltas` message (binary, or the JSON of earlier versions); InvalidMessage for anything else."""
+    if value is not None and value[:1] != b"{":
+        return _from_columns(codec.decode_delta_columns(value))
     try:
         body = orjson.loads(value) if value is not None else None
     except orjson.JSONDecodeError as exc:
@@ -84,6 +115,21 @@ def decode_deltas(value: bytes | None) -> list[SignalDelta]:
         return [_entry(item_id, e) for e in body["entries"]]
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise InvalidMessage("bad_signal_delta", f"malformed entry: {exc}") from None
+
+
+def _from_columns(columns: codec.DeltaColumns) -> list[SignalDelta]:
+    out = []
+    start = 0
+    neighbours, amounts = columns.neighbours, columns.amounts.tolist()
+    for item_id, ts, pop, arrived, partition, offset, count in zip(
+            columns.items, columns.ts.tolist(), columns.popularity.tolist(), columns.arrived.tolist(),
+            columns.partition.tolist(), columns.offset.tolist(), columns.pair_counts.tolist()):
+        end = start + count
+        pairs = dict(zip(neighbours[start:end], amounts[start:end]))
+        start = end
+        out.append(SignalDelta(item_id, ts, pop, pairs, None if partition < 0 else (partition, offset),
+                               None if math.isnan(arrived) else arrived))
+    return out
 
 
 def _entry(item_id: str, e: Any) -> SignalDelta:

@@ -5,6 +5,10 @@ stored scaled by 2**((clock - origin) / half_life) and divided by that scale whe
 one multiply-add whatever the row's size (the same trick as decay.DecayedCounts). A delta counts at its
 event time (a late one adds what is left of it now), so a row does not depend on the order its deltas
 arrive in: two runs that fold the same deltas hold the same row, crash or no crash.
+
+Both the aggregator's table value and the published row are binary (``codec.py``): numbers as packed
+arrays, ids as one NUL-separated UTF-8 block. A published row carries the row's watermarks, so a worker
+that counted its own deltas early (read your own writes) knows which of them the row already holds.
 """
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ...errors import InvalidMessage
+from . import codec
 from .deltas import SignalDelta
 from .options import SignalOptions
 
@@ -76,21 +82,28 @@ class SignalRow:
         top = self.neighbours_raw.items()
         if neighbours is not None and len(self.neighbours_raw) > neighbours:
             top = sorted(top, key=lambda kv: kv[1], reverse=True)[:neighbours]
-        return PublishedRow(self.item_id, self.clock, self.popularity_raw / scale, {k: v / scale for k, v in top},
-                            self.first_seen, self.arrived)
+        ids = tuple(k for k, _ in top)
+        values = np.fromiter((v for _, v in top), dtype=np.float64, count=len(ids)) / scale
+        return PublishedRow(self.item_id, self.clock, self.popularity_raw / scale, ids, values, self.first_seen,
+                            self.arrived, dict(self.watermarks))
 
     # ---- the aggregator's table value (its changelog restores it exactly) ---------------------------
     def to_bytes(self) -> bytes:
         """Serialise for the aggregator's RocksDB-backed table."""
-        return orjson.dumps({"c": self.clock, "o": self.origin, "p": self.popularity_raw, "n": self.neighbours_raw,
-                             "f": self.first_seen, "w": {str(k): v for k, v in self.watermarks.items()}})
+        return codec.encode_row(codec.TABLE_ROW, self.item_id, self.clock, self.popularity_raw, self.first_seen,
+                                math.nan if self.origin is None else self.origin, self.watermarks,
+                                list(self.neighbours_raw), list(self.neighbours_raw.values()))
 
     @classmethod
     def from_bytes(cls, item_id: str, raw: bytes) -> "SignalRow":
-        """Inverse of :meth:`to_bytes`."""
-        body = orjson.loads(raw)
-        return cls(item_id, body["c"], body["o"], body["p"], body["n"], body["f"],
-                   {int(k): v for k, v in body["w"].items()})
+        """Inverse of :meth:`to_bytes` (also reads the JSON rows of earlier versions)."""
+        if raw[:1] == b"{":
+            body = orjson.loads(raw)
+            return cls(item_id, body["c"], body["o"], body["p"], body["n"], body["f"],
+                       {int(k): v for k, v in body["w"].items()})
+        decoded = codec.decode_row(raw, codec.TABLE_ROW)
+        return cls(item_id, decoded.clock, None if math.isnan(decoded.extra) else decoded.extra, decoded.popularity,
+                   dict(zip(decoded.ids, decoded.values.tolist())), decoded.first_seen, decoded.watermarks)
 
 
 @dataclass(frozen=True)
@@ -100,26 +113,47 @@ class PublishedRow:
     item_id: str
     clock: float
     popularity: float
-    neighbours: dict[str, float]  # co-occurrence with each kept neighbour, at ``clock``
+    neighbour_ids: tuple[str, ...]
+    neighbour_values: np.ndarray  # co-occurrence with each kept neighbour, at ``clock`` (float64)
     first_seen: float | None = None
     arrived: float | None = None  # earliest event arrival behind this version (freshness metric)
+    watermarks: dict[int, int] = field(default_factory=dict)  # events partition → highest offset folded
+
+    @property
+    def neighbours(self) -> dict[str, float]:
+        """Neighbour → co-occurrence at ``clock``."""
+        return dict(zip(self.neighbour_ids, self.neighbour_values.tolist()))
 
     def to_bytes(self) -> bytes:
         """The `signals` topic value."""
-        return orjson.dumps({"item_id": self.item_id, "clock": self.clock, "popularity": self.popularity,
-                             "neighbours": self.neighbours, "first_seen": self.first_seen, "arrived": self.arrived})
+        return codec.encode_row(codec.PUBLISHED_ROW, self.item_id, self.clock, self.popularity, self.first_seen,
+                                math.nan if self.arrived is None else self.arrived, self.watermarks,
+                                self.neighbour_ids, self.neighbour_values)
 
     @classmethod
     def from_bytes(cls, value: bytes) -> "PublishedRow":
-        """Parse a `signals` topic value; InvalidMessage for anything else."""
-        try:
-            body: Any = orjson.loads(value)
-            row = cls(str(body["item_id"]), float(body["clock"]), float(body["popularity"]),
-                      {str(k): float(v) for k, v in body["neighbours"].items()},
-                      None if body.get("first_seen") is None else float(body["first_seen"]),
-                      None if body.get("arrived") is None else float(body["arrived"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidMessage("bad_signal_row", str(exc)[:200]) from None
-        if not (math.isfinite(row.clock) and math.isfinite(row.popularity)):
-            raise InvalidMessage("bad_signal_row", "clock and popularity must be finite")
-        return row
+        """Parse a `signals` topic value (binary, or the JSON of earlier versions); InvalidMessage for anything else."""
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise InvalidMessage("bad_signal_row", "a signal row must be bytes")
+        if value[:1] == b"{":
+            return _from_json(value)
+        decoded = codec.decode_row(value, codec.PUBLISHED_ROW)
+        return cls(decoded.item_id, decoded.clock, decoded.popularity, decoded.ids, decoded.values,
+                   decoded.first_seen, None if math.isnan(decoded.extra) else decoded.extra, decoded.watermarks)
+
+
+def _from_json(value: bytes) -> PublishedRow:
+    try:
+        body: Any = orjson.loads(value)
+        neighbours = {str(k): float(v) for k, v in body["neighbours"].items()}
+        row = PublishedRow(str(body["item_id"]), float(body["clock"]), float(body["popularity"]),
+                           tuple(neighbours), np.fromiter(neighbours.values(), np.float64, len(neighbours)),
+                           None if body.get("first_seen") is None else float(body["first_seen"]),
+                           None if body.get("arrived") is None else float(body["arrived"]))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidMessage("bad_signal_row", str(exc)[:200]) from None
+    if not (math.isfinite(row.clock) and math.isfinite(row.popularity)):
+        raise InvalidMessage("bad_signal_row", "clock and popularity must be finite")
+    if not np.isfinite(row.neighbour_values).all():
+        raise InvalidMessage("bad_signal_row", "neighbour values must be finite")
+    return row

@@ -53,6 +53,7 @@ async def apply(c: Components, batches: Batches) -> None:
     space = await asyncio.get_running_loop().run_in_executor(None, tuned.build, newest, ids, vectors)
     # no await from here on: the index and the lists' model_version change together
     tuned.install(space)
+    c.recommender.ranker.content.clear()  # content rows were searched in the old space
     c.recommender.model_version = c.learning.model_version(c.encoder.version)
     c.metrics.adapter_version.set(newest.version)
     c.metrics.adapter_switch_seconds.observe(time.perf_counter() - started)

@@ -3,12 +3,16 @@ and publishes the changed rows to the compacted signals topic once per tick (one
 
 One writer per item (the partition's owner), so no increment is lost; the row keeps, per events
 partition, the highest source offset it folded, so a delta read again after a crash changes nothing.
-Rows touched by a batch are published at its end, before the batch is acknowledged: a crash before
+Rows changed by a batch are published at its end, before the batch is acknowledged: a crash before
 publishing redelivers the batch, whose deltas are then duplicates, and the rows are published again.
+The folding is the core's SignalAggregator, over this partition's rows of the aggregator's table.
 """
 from __future__ import annotations
 
-from ...core.signals import SignalRow, decode_deltas
+from collections.abc import MutableMapping
+from typing import Any, Iterator
+
+from ...core.signals import SignalAggregator, SignalRow, decode_deltas
 from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
@@ -25,29 +29,52 @@ def register(c: Components) -> None:
             await handle_batch(c, batch)
 
 
+class TableRows(MutableMapping):
+    """The aggregator's table as a mapping of SignalRows, bound to one `signal-deltas` partition's event."""
+
+    def __init__(self, table: Any, fevent: Any) -> None:
+        self.table = table
+        self.fevent = fevent  # the table partition of a key is the partition its deltas arrive on
+
+    def __getitem__(self, item_id: str) -> SignalRow:
+        bind_event(self.fevent)
+        raw = self.table.get(item_id)
+        if raw is None:
+            raise KeyError(item_id)
+        return SignalRow.from_bytes(item_id, raw)
+
+    def __setitem__(self, item_id: str, row: SignalRow) -> None:
+        bind_event(self.fevent)
+        self.table[item_id] = row.to_bytes()
+
+    def __delitem__(self, item_id: str) -> None:
+        bind_event(self.fevent)
+        del self.table[item_id]
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("the aggregator's rows are read by key")
+
+    def __len__(self) -> int:
+        raise TypeError("the aggregator's rows are read by key")
+
+
 async def handle_batch(c: Components, batch) -> None:
-    """Fold a tick's deltas into their rows, store the rows, publish the changed ones."""
+    """Fold a tick's deltas into their rows, per partition; store and publish the changed rows."""
     options = c.state.signals.options
-    rows: dict[str, SignalRow] = {}
-    last_event = {}
+    by_partition: dict[int, list] = {}
     for fevent in batch:
-        message = fevent.message
-        try:
-            deltas = decode_deltas(message.value)
-        except InvalidMessage as exc:
-            await send_dead_letter(c, "signal-deltas", message, exc.reason, exc.detail)
-            continue
-        for delta in deltas:
-            row = rows.get(delta.item_id)
-            if row is None:
-                bind_event(fevent)  # the table partition of this key is the message's partition
-                raw = c.signal_rows.get(delta.item_id)
-                row = rows[delta.item_id] = SignalRow.from_bytes(delta.item_id, raw) if raw else SignalRow(delta.item_id)
-            row.fold(delta, options)
-            last_event[delta.item_id] = fevent
-    for item_id, row in rows.items():
-        bind_event(last_event[item_id])
-        c.signal_rows[item_id] = row.to_bytes()
-        published = row.published(options, c.settings.signal_neighbours)
-        await c.topics.signals.send(key=item_id.encode(), value=published.to_bytes())
-    c.metrics.signal_rows_published.inc(len(rows))
+        by_partition.setdefault(fevent.message.partition, []).append(fevent)
+    published = []
+    for fevents in by_partition.values():
+        deltas = []
+        for fevent in fevents:
+            try:
+                deltas += decode_deltas(fevent.message.value)
+            except InvalidMessage as exc:
+                await send_dead_letter(c, "signal-deltas", fevent.message, exc.reason, exc.detail)
+        if deltas:
+            rows = TableRows(c.signal_rows, fevents[-1])
+            published += SignalAggregator(options, c.settings.signal_neighbours, rows).fold(deltas)
+    if published:
+        await c.signal_sender.send([(row.item_id.encode(), row.to_bytes()) for row in published])
+        c.metrics.signal_rows_published.inc(len(published))

@@ -74,17 +74,25 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     outcomes = await _rank(c, accepted, stored, collector, arrived)
     if not outcomes:
         return
-    for item_id, deltas in collector.by_item().items():
-        await c.topics.signal_deltas.send(key=item_id.encode(), value=encode_deltas(item_id, deltas))
+    # read your own writes: this worker's view counts its events at once; the aggregators' rows replace
+    # them when they arrive (each delta counted once: rows carry the offsets they folded)
+    c.state.signals.apply_own(collector.deltas)
+    # one binary message per `signal-deltas` partition, each holding the deltas of the items it owns
+    sender = c.deltas
+    await sender.partitions()
+    grouped = collector.by_partition(lambda item_id: sender.partition_of(item_id.encode()))
+    await sender.send_to([(partition, None, encode_deltas(deltas)) for partition, deltas in grouped.items()])
     # the last outcome of each user holds the profile to store
     fevents = {id(event): fevent for fevent, event in accepted}
     final: dict[str, tuple[Outcome, object]] = {}
     for outcome in outcomes:
         final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
     updated_at = time.time()
+    cache = c.profile_cache
     for user_id, (outcome, fevent) in final.items():
         bind_event(fevent)
         c.profiles[user_id] = outcome.profile.to_bytes()
+        cache.put(user_id, outcome.profile)
     metrics = c.metrics
     for outcome in outcomes:
         if outcome.duplicate:
@@ -122,8 +130,13 @@ async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Eve
 
 def _load_profiles(c: Components, accepted) -> dict[str, Profile]:
     stored: dict[str, Profile] = {}
+    cache = c.profile_cache
     for fevent, event in accepted:
         if event.user_id not in stored:
+            hot = cache.get(event.user_id)
+            if hot is not None:
+                stored[event.user_id] = hot
+                continue
             bind_event(fevent)
             raw = c.profiles.get(event.user_id)
             if raw is not None:

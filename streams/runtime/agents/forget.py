@@ -43,6 +43,7 @@ async def handle_control(c: Components, fevent) -> None:
         return
     bind_event(fevent)  # the table row and its changelog partition are this user's
     existed = c.profiles.get(user_id) is not None
+    c.profile_cache.discard(user_id)
     if existed:
         del c.profiles[user_id]
     await c.topics.recommendations.send(key=user_id.encode(), value=None)

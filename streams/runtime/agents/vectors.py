@@ -20,6 +20,7 @@ def register(c: Components) -> None:
         if not c.status.vectors_caught_up:
             log.info("item vectors caught up: %d items in the index", len(c.state.index))
         c.status.vectors_caught_up = True
+        c.state.eager_content = True  # from now on a new item's content row is searched when it is indexed
 
     @c.app.task
     async def follow_item_vectors() -> None:
