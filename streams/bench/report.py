@@ -13,21 +13,47 @@ from rich.table import Table
 from .measure import Phase
 
 
+#: the transport anchors' phases (passthrough.py), in the order the bench runs them by default
+ANCHOR_PHASES = ("passthrough", "consume-only", "aiokafka")
+
+
+def _rate_ratio(a, b) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
 def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int, load_before, load_after) -> dict:
     """Every figure of the run, and the headline ratios."""
     by_name = {p.name: p for p in phases}
-    yardstick = by_name["passthrough"].sustained_per_s
     main = by_name.get("mixed") or by_name.get("movielens")
+    pt, consume, aio = (by_name.get(name) for name in ANCHOR_PHASES)
+    yardstick = pt.sustained_per_s if pt else None
     headline = {
-        "passthrough_msgs_per_s": round(yardstick, 1),
+        "passthrough_msgs_per_s": round(yardstick, 1) if pt else None,
         "worker_events_per_s": round(main.sustained_per_s, 1),
-        "ratio": round(main.sustained_per_s / yardstick, 3) if yardstick else None,
+        "ratio": _rate_ratio(main.sustained_per_s, yardstick),
+        # every anchor: messages/s and the CPU it spent per message, beside the worker's figures
+        "anchors": {p.name: {"msgs_per_s": round(p.sustained_per_s, 1), "cpu_ms_per_msg": p.cpu_ms_per_event,
+                             "producer_bound": p.producer_bound}
+                    for p in (pt, consume, aio) if p is not None},
+        "worker_cpu_ms_per_event": main.cpu_ms_per_event,
     }
+    if consume is not None:
+        headline["consume_msgs_per_s"] = round(consume.sustained_per_s, 1)
+        headline["ratio_consume"] = _rate_ratio(main.sustained_per_s, consume.sustained_per_s)
+    if aio is not None:
+        headline["aiokafka_msgs_per_s"] = round(aio.sustained_per_s, 1)
+    if pt is not None and aio is not None:
+        headline["faust_over_aiokafka"] = _rate_ratio(pt.sustained_per_s, aio.sustained_per_s)
+    # The same comparisons in CPU per message: what each costs, whatever share of the cores it got. A rate
+    # ratio A ÷ B corresponds to B's CPU per message ÷ A's.
     if "movielens" in by_name:
         headline["movielens_whole_replay_per_s"] = round(by_name["movielens"].whole_per_s, 1)
-    if yardstick and by_name["passthrough"].cpu_ms_per_event and main.cpu_ms_per_event:
-        # the same comparison in CPU per message: what each costs, whatever share of the cores it got
-        headline["cpu_ratio"] = round(by_name["passthrough"].cpu_ms_per_event / main.cpu_ms_per_event, 3)
+    if pt is not None and pt.cpu_ms_per_event and main.cpu_ms_per_event:
+        headline["cpu_ratio"] = round(pt.cpu_ms_per_event / main.cpu_ms_per_event, 3)
+    if consume is not None and consume.cpu_ms_per_event and main.cpu_ms_per_event:
+        headline["cpu_ratio_consume"] = round(consume.cpu_ms_per_event / main.cpu_ms_per_event, 3)
+    if pt is not None and aio is not None and pt.cpu_ms_per_event and aio.cpu_ms_per_event:
+        headline["faust_over_aiokafka_cpu"] = round(aio.cpu_ms_per_event / pt.cpu_ms_per_event, 3)
     if "light" in by_name and "loyal" in by_name:
         light, loyal = by_name["light"].sustained_per_s, by_name["loyal"].sustained_per_s
         # cost per event is 1 / rate: how many times dearer an event of a loyal shopper is
@@ -68,27 +94,45 @@ def commit_and_machine(load_before) -> dict:
 def print_result(console: Console, res: dict) -> None:
     """The phases as a table, the headline, and the Markdown row for docs/benchmarks.md."""
     table = Table(title=f"pipeline bench: {res['items']:,} items, {res['workers']} worker(s), {res['machine']}")
-    for col in ("phase", "sent", "lists", "offered/s", "sustained/s", "whole/s", "p50 ms", "p95 ms", "p99 ms",
-                "worker CPU", "broker CPU", "note"):
+    for col in ("phase", "sent", "out", "offered/s", "sustained/s", "whole/s", "p50 ms", "p95 ms", "p99 ms",
+                "its CPU", "CPU ms/msg", "broker CPU", "note"):
         table.add_column(col, justify="left" if col in ("phase", "note") else "right")
     for p in res["phases"]:
         cpu = p["cpu"]
+        process = p.get("process") or ("passthrough" if p["name"] == "passthrough" else "worker")
         table.add_row(p["name"], f"{p['sent']:,}", f"{p['arrived']:,}", _num(p["offered_per_s"]), _num(p["sustained_per_s"]),
                       _num(p["whole_per_s"]), _ms(p["p50_ms"]), _ms(p["p95_ms"]), _ms(p["p99_ms"]),
-                      f"{cpu.get('worker', cpu.get('passthrough', 0)):.2f}", f"{cpu.get('broker', 0):.2f}",
-                      "PAST CAPACITY" if p["past_capacity"] else "")
+                      f"{cpu.get(process, 0):.2f}", _cpu_ms(p.get("cpu_ms_per_event")), f"{cpu.get('broker', 0):.2f}",
+                      "PAST CAPACITY" if p["past_capacity"] else
+                      ("kept pace with the producer: a lower bound" if p.get("producer_bound") else ""))
     console.print(table)
     h = res["headline"]
-    console.print(f"[bold]worker {h['worker_events_per_s']:,.0f} events/s vs bare Faust pass-through "
-                  f"{h['passthrough_msgs_per_s']:,.0f} msg/s: {h['ratio']:.2f}×[/]  (worker RSS {res['worker_rss_mb']:.0f} MB, "
-                  f"peak {res['worker_peak_rss_mb']:.0f} MB)")
-    if "cpu_ratio" in h:
-        console.print(f"in CPU per message (load-independent): the pass-through spends {h['cpu_ratio']:.2f}× what the worker "
-                      "spends per event")
+    for name, anchor in h.get("anchors", {}).items():
+        console.print(f"anchor {name}: {anchor['msgs_per_s']:,.0f} msg/s, {_cpu_ms(anchor['cpu_ms_per_msg'])} CPU ms per "
+                      "message" + ("  (kept pace with the bench's producer: the rate is a lower bound, the CPU per "
+                                   "message is exact)" if anchor.get("producer_bound") else ""))
+    console.print(f"worker: {h['worker_events_per_s']:,.0f} lists/s, {_cpu_ms(h.get('worker_cpu_ms_per_event'))} CPU ms "
+                  f"per event  (worker RSS {res['worker_rss_mb']:.0f} MB, peak {res['worker_peak_rss_mb']:.0f} MB)")
+    for line in ratio_lines(h):
+        console.print(line)
     if "loyal_over_light_cost" in h:
         console.print(f"cost of an event of a loyal shopper / a light one: {h['loyal_over_light_cost']:.2f}× by rate, "
                       f"{h.get('loyal_over_light_cpu', float('nan')):.2f}× by worker CPU per event")
     console.print("Markdown row:\n" + markdown_row(res))
+    if h.get("anchors"):
+        console.print("Markdown row (anchors):\n" + anchors_row(res))
+
+
+def ratio_lines(h: dict) -> list[str]:
+    """The headline ratios in words: by rate in this run, and by CPU per message (what each would do on a core)."""
+    lines = []
+    for label, rate, cpu in (("worker ÷ Faust per-message pass-through", "ratio", "cpu_ratio"),
+                             ("worker ÷ Faust consume-only", "ratio_consume", "cpu_ratio_consume"),
+                             ("Faust pass-through ÷ aiokafka pass-through", "faust_over_aiokafka",
+                              "faust_over_aiokafka_cpu")):
+        if h.get(rate) is not None:
+            lines.append(f"[bold]{label}: {h[rate]:.2f}×[/] by rate, {_x(h.get(cpu))} by CPU per message")
+    return lines
 
 
 def markdown_row(res: dict) -> str:
@@ -100,11 +144,31 @@ def markdown_row(res: dict) -> str:
                + (" (past capacity)" if half["past_capacity"] else "")) if half and half["p50_ms"] is not None else "–"
     main = by_name.get("mixed") or by_name.get("movielens")
     cells = [res["when"], res["commit"], res["workload"], f"{res['items']:,}", res["settings"]["index_kind"],
-             str(res["workers"]), f"{h['passthrough_msgs_per_s']:,.0f}", f"{h['worker_events_per_s']:,.0f}",
-             f"**{h['ratio']:.2f}×** (CPU {h.get('cpu_ratio', float('nan')):.2f}×)",
+             str(res["workers"]), _num(h["passthrough_msgs_per_s"]), f"{h['worker_events_per_s']:,.0f}",
+             f"**{_x(h['ratio'])}** (CPU {_x(h.get('cpu_ratio'))})",
              (f"{h['loyal_over_light_cost']:.2f}× (CPU {h.get('loyal_over_light_cpu', float('nan')):.2f}×)"
               if "loyal_over_light_cost" in h else "–"),
              latency, f"{main['cpu'].get('worker', 0):.2f}", f"{res['worker_peak_rss_mb']:.0f} MB", res["machine"].split("load average ")[1]]
+    return "| " + " | ".join(cells) + " |"
+
+
+def anchors_row(res: dict) -> str:
+    """| when | commit | Faust pass-through msg/s (CPU ms) | consume-only | aiokafka | worker lists/s (CPU ms) | worker ÷ pass-through | worker ÷ consume-only | pass-through ÷ aiokafka | load |"""
+    h = res["headline"]
+    anchors = h.get("anchors", {})
+
+    def anchor(name: str) -> str:
+        a = anchors.get(name)
+        if not a:
+            return "–"
+        return f"{'≥ ' if a.get('producer_bound') else ''}{a['msgs_per_s']:,.0f} ({_cpu_ms(a['cpu_ms_per_msg'])})"
+
+    cells = [res["when"], res["commit"], anchor("passthrough"), anchor("consume-only"), anchor("aiokafka"),
+             f"{h['worker_events_per_s']:,.0f} ({_cpu_ms(h.get('worker_cpu_ms_per_event'))})",
+             f"{_x(h.get('ratio'))} (CPU {_x(h.get('cpu_ratio'))})",
+             f"{_x(h.get('ratio_consume'))} (CPU {_x(h.get('cpu_ratio_consume'))})",
+             f"{_x(h.get('faust_over_aiokafka'))} (CPU {_x(h.get('faust_over_aiokafka_cpu'))})",
+             res["machine"].split("load average ")[1]]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -120,10 +184,23 @@ def plot(res: dict, path: Path) -> None:
     paced = [p for p in phases if p["offered_per_s"] is not None]
     fig, axes = plt.subplots(1, 2 if paced else 1, figsize=(11 if paced else 6, 3.8), squeeze=False)
     ax = axes[0][0]
-    colours = ["tab:grey" if p["name"] == "passthrough" else "tab:blue" for p in bursts]
-    ax.bar([p["name"] for p in bursts], [p["sustained_per_s"] for p in bursts], color=colours)
-    ax.set_ylabel("sustained messages or lists / s")
-    ax.set_title(f"{res['items']:,} items, {res['workers']} worker(s): ratio {res['headline']['ratio']:.2f}×", fontsize=10)
+    shades = {"passthrough": "tab:grey", "consume-only": "silver", "aiokafka": "dimgrey"}
+    colours = [shades.get(p["name"], "tab:blue") for p in bursts]
+    bars = ax.bar([p["name"] for p in bursts], [p["sustained_per_s"] for p in bursts], color=colours)
+    for bar, p in zip(bars, bursts):  # CPU ms per message or event above each bar
+        if p.get("cpu_ms_per_event"):
+            ax.annotate(f"{p['cpu_ms_per_event']:.3g} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center", va="bottom", fontsize=7)
+    ax.set_ylabel("sustained messages or lists / s (CPU ms each)")
+    rates = [p["sustained_per_s"] for p in bursts if p["sustained_per_s"]]
+    if rates and max(rates) > 20 * min(rates):  # the anchors can be 100× the worker: keep both readable
+        ax.set_yscale("log")
+    h = res["headline"]
+    title = f"{res['items']:,} items, {res['workers']} worker(s): worker ÷ pass-through {_x(h.get('ratio'))}"
+    extra = [f"÷ consume-only {_x(h['ratio_consume'])}" if h.get("ratio_consume") is not None else "",
+             f"pass-through ÷ aiokafka {_x(h['faust_over_aiokafka'])}" if h.get("faust_over_aiokafka") is not None else ""]
+    extra = [e for e in extra if e]
+    ax.set_title(title + ("\n" + ", ".join(extra) if extra else ""), fontsize=9)
     ax.tick_params(axis="x", labelrotation=20)
     if paced:
         ax = axes[0][1]
@@ -169,3 +246,11 @@ def _num(x) -> str:
 
 def _ms(x) -> str:
     return "–" if x is None else f"{x:.1f}"
+
+
+def _cpu_ms(x) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def _x(x) -> str:
+    return "–" if x is None else f"{x:.2f}×"

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -47,13 +47,17 @@ class Arrivals:
 class Traffic:
     """Produce to ``in_topic`` and read ``out_topic`` from a loop thread; call from the bench's main thread."""
 
-    def __init__(self, bootstrap: str, in_topic: str, out_topic: str, *, fetch_max_wait_ms: int = 5) -> None:
+    def __init__(self, bootstrap: str, in_topic: str, out_topic: str, *, fetch_max_wait_ms: int = 5,
+                 keep: Callable[[bytes], Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.in_topic = in_topic
         self.out_topic = out_topic
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.sent: dict[str, float] = {}  # event id → time handed to the producer
         self.arrivals = Arrivals()
+        # with ``keep``: event id → keep(value) of its first output (what a bench reads from each output)
+        self.keep = keep
+        self.kept: dict[str, Any] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bench-traffic", daemon=True)
         self._producer: AIOKafkaProducer | None = None
@@ -125,7 +129,7 @@ class Traffic:
         self._reader = asyncio.create_task(self._read(consumer))
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
-        at = self.arrivals.at
+        at, keep, kept = self.arrivals.at, self.keep, self.kept
         try:
             while not self._stop:
                 batches = await consumer.getmany(timeout_ms=100, max_records=20000)
@@ -139,6 +143,8 @@ class Traffic:
                             if event_id in at:
                                 self.arrivals.repeats += 1
                             else:
+                                if keep is not None:  # before the arrival: whoever sees it arrived finds it
+                                    kept[event_id] = keep(message.value)
                                 at[event_id] = now
         finally:
             await consumer.stop()
