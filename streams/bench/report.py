@@ -18,7 +18,12 @@ ANCHOR_PHASES = ("passthrough", "consume-only", "aiokafka")
 
 
 def _rate_ratio(a, b) -> float | None:
-    return round(a / b, 3) if a and b else None
+    return _sig(a / b) if a and b else None
+
+
+def _sig(x: float) -> float:
+    """Four significant digits: a ratio of 0.005 keeps its precision as well as one of 0.5."""
+    return float(f"{x:.4g}")
 
 
 def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int, load_before, load_after) -> dict:
@@ -49,11 +54,11 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
     if "movielens" in by_name:
         headline["movielens_whole_replay_per_s"] = round(by_name["movielens"].whole_per_s, 1)
     if pt is not None and pt.cpu_ms_per_event and main.cpu_ms_per_event:
-        headline["cpu_ratio"] = round(pt.cpu_ms_per_event / main.cpu_ms_per_event, 3)
+        headline["cpu_ratio"] = _sig(pt.cpu_ms_per_event / main.cpu_ms_per_event)
     if consume is not None and consume.cpu_ms_per_event and main.cpu_ms_per_event:
-        headline["cpu_ratio_consume"] = round(consume.cpu_ms_per_event / main.cpu_ms_per_event, 3)
+        headline["cpu_ratio_consume"] = _sig(consume.cpu_ms_per_event / main.cpu_ms_per_event)
     if pt is not None and aio is not None and pt.cpu_ms_per_event and aio.cpu_ms_per_event:
-        headline["faust_over_aiokafka_cpu"] = round(aio.cpu_ms_per_event / pt.cpu_ms_per_event, 3)
+        headline["faust_over_aiokafka_cpu"] = _sig(aio.cpu_ms_per_event / pt.cpu_ms_per_event)
     if "light" in by_name and "loyal" in by_name:
         light, loyal = by_name["light"].sustained_per_s, by_name["loyal"].sustained_per_s
         # cost per event is 1 / rate: how many times dearer an event of a loyal shopper is
@@ -253,4 +258,6 @@ def _cpu_ms(x) -> str:
 
 
 def _x(x) -> str:
-    return "–" if x is None else f"{x:.2f}×"
+    if x is None:
+        return "–"
+    return f"{x:.2f}×" if abs(x) >= 0.1 else f"{x:.2g}×"  # 0.0051×, not 0.01×
