@@ -26,7 +26,7 @@ from . import passthrough, report, stage
 from .measure import Phase, cpu_cost, mark_producer_bound, summarise, summarise_batches
 from .procstat import CpuWindow, machine_load, memory_bytes
 from .profile import sampling
-from .traffic import Message, Traffic
+from .traffic import Message, Traffic, wait_until
 from .workload import Shoppers, movielens_messages, synthetic_catalogue
 
 PT_IN, PT_OUT = "bench-passthrough-in", "bench-passthrough-out"
@@ -236,20 +236,7 @@ def _probe_anchor(traffic: Traffic, consume_only: bool, timeout: float = 240.0) 
 
 def _wait_consumed(traffic: Traffic, count: int, *, timeout: float, idle: float) -> bool:
     """Wait until the consume-only agent reported ``count`` events, or nothing new came for ``idle`` s."""
-    deadline = time.monotonic() + timeout
-    last, changed = -1, time.monotonic()
-    while True:
-        done = _consumed(traffic)
-        now = time.monotonic()
-        if done >= count:
-            return True
-        if now > deadline:
-            return False
-        if done != last:
-            last, changed = done, now
-        elif now - changed > idle:
-            return False
-        time.sleep(0.1)
+    return wait_until(lambda: _consumed(traffic), count, timeout=timeout, idle=idle) >= count
 
 
 def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int], console: Console) -> list[Phase]:

@@ -40,7 +40,7 @@ from ..settings import Settings
 from . import stage
 from .measure import cpu_cost, summarise
 from .procstat import CpuWindow, machine_load, memory_bytes
-from .report import commit_and_machine
+from .report import commit_and_machine, num_text, ratio_text, run_settings
 from .scoring import SEGMENTS, Scores, score_lists
 from .traffic import Message, Traffic
 from .workload import movielens_messages
@@ -325,11 +325,7 @@ def build_result(args, settings: Settings, log: Log, runs: list[dict], reference
         "cold_items": log.cold_items,
         "boundary": log.boundary,
         "workers": args.workers,
-        "settings": {"index_kind": settings.index_kind, "event_batch_size": settings.event_batch_size,
-                     "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": settings.fetch_max_wait_ms,
-                     "topic_partitions": settings.topic_partitions},
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                 if k not in ("run", "bench_module", "func")},
+        **run_settings(args, settings),
         "runs": runs,
         "reference": reference,
     }
@@ -358,9 +354,9 @@ def print_result(console: Console, res: dict) -> None:
         lat = r["latency_ms"]
         note = "past capacity" if r["past_capacity"] else ("latency is the queue of a burst" if r["offered_per_s"] is None
                                                            else "")
-        speed.add_row(r["mode"], _num(r["offered_per_s"]), f"{r['events']:,}", f"{r['lists']:,}",
+        speed.add_row(r["mode"], num_text(r["offered_per_s"]), f"{r['events']:,}", f"{r['lists']:,}",
                       f"[bold red]{r['missing']:,}[/]" if r["missing"] else "0", f"{r['duplicates']:,}",
-                      _num(r["events_per_s_whole"]), _num(r["sustained_per_s"]), _ms(lat["p50"]), _ms(lat["p95"]),
+                      num_text(r["events_per_s_whole"]), num_text(r["sustained_per_s"]), _ms(lat["p50"]), _ms(lat["p95"]),
                       _ms(lat["p99"]), "–" if r["worker_cpu_ms_per_event"] is None else f"{r['worker_cpu_ms_per_event']:.2f}",
                       note)
     console.print(speed)
@@ -384,9 +380,9 @@ def print_result(console: Console, res: dict) -> None:
         c = res["compare"]
         kept = c["ndcg_full_over_paced"]["test"]
         met = kept is not None and kept >= GOAL_QUALITY_KEPT
-        console.print(f"[bold]full speed ÷ paced: NDCG@10 {_x(kept)} on the test part "
-                      f"({_x(c['ndcg_full_over_paced']['full'])} whole replay), events/s "
-                      f"{_x(c['events_per_s_full_over_paced'])}[/]  (goal ≥ {GOAL_QUALITY_KEPT:.2f}×: "
+        console.print(f"[bold]full speed ÷ paced: NDCG@10 {ratio_text(kept)} on the test part "
+                      f"({ratio_text(c['ndcg_full_over_paced']['full'])} whole replay), events/s "
+                      f"{ratio_text(c['events_per_s_full_over_paced'])}[/]  (goal ≥ {GOAL_QUALITY_KEPT:.2f}×: "
                       f"{'met' if met else 'not met'})")
     for r in res["runs"]:
         if r["offered_per_s"] is None:
@@ -437,15 +433,5 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _num(x) -> str:
-    return "–" if x is None else f"{x:,.0f}"
-
-
 def _ms(x) -> str:
     return "–" if x is None else f"{x:.0f}"
-
-
-def _x(x) -> str:
-    if x is None:
-        return "–"
-    return f"{x:.2f}×" if abs(x) >= 0.1 else f"{x:.2g}×"  # 0.0051×, not 0.01×

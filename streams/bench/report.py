@@ -77,15 +77,22 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
         "items": info["items"],
         "catalogue_s": round(info["catalogue_s"], 1),
         "workers": args.workers,
+        **run_settings(args, settings),
+        "worker_rss_mb": round(rss / 2**20, 1),
+        "worker_peak_rss_mb": round(peak / 2**20, 1),
+        "headline": headline,
+        "phases": [p.to_dict() for p in phases],
+    }
+
+
+def run_settings(args, settings) -> dict:
+    """The worker settings a stream bench's figures depend on, and the bench's own arguments (JSON-ready)."""
+    return {
         "settings": {"index_kind": settings.index_kind, "event_batch_size": settings.event_batch_size,
                      "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": settings.fetch_max_wait_ms,
                      "topic_partitions": settings.topic_partitions},
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                  if k not in ("run", "bench_module", "func")},
-        "worker_rss_mb": round(rss / 2**20, 1),
-        "worker_peak_rss_mb": round(peak / 2**20, 1),
-        "headline": headline,
-        "phases": [p.to_dict() for p in phases],
     }
 
 
@@ -105,8 +112,8 @@ def print_result(console: Console, res: dict) -> None:
     for p in res["phases"]:
         cpu = p["cpu"]
         process = p.get("process") or ("passthrough" if p["name"] == "passthrough" else "worker")
-        table.add_row(p["name"], f"{p['sent']:,}", f"{p['arrived']:,}", _num(p["offered_per_s"]), _num(p["sustained_per_s"]),
-                      _num(p["whole_per_s"]), _ms(p["p50_ms"]), _ms(p["p95_ms"]), _ms(p["p99_ms"]),
+        table.add_row(p["name"], f"{p['sent']:,}", f"{p['arrived']:,}", num_text(p["offered_per_s"]), num_text(p["sustained_per_s"]),
+                      num_text(p["whole_per_s"]), _ms(p["p50_ms"]), _ms(p["p95_ms"]), _ms(p["p99_ms"]),
                       f"{cpu.get(process, 0):.2f}", _cpu_ms(p.get("cpu_ms_per_event")), f"{cpu.get('broker', 0):.2f}",
                       "PAST CAPACITY" if p["past_capacity"] else
                       ("kept pace with the producer: a lower bound" if p.get("producer_bound") else ""))
@@ -136,7 +143,7 @@ def ratio_lines(h: dict) -> list[str]:
                              ("Faust pass-through ÷ aiokafka pass-through", "faust_over_aiokafka",
                               "faust_over_aiokafka_cpu")):
         if h.get(rate) is not None:
-            lines.append(f"[bold]{label}: {h[rate]:.2f}×[/] by rate, {_x(h.get(cpu))} by CPU per message")
+            lines.append(f"[bold]{label}: {h[rate]:.2f}×[/] by rate, {ratio_text(h.get(cpu))} by CPU per message")
     return lines
 
 
@@ -149,8 +156,8 @@ def markdown_row(res: dict) -> str:
                + (" (past capacity)" if half["past_capacity"] else "")) if half and half["p50_ms"] is not None else "–"
     main = by_name.get("mixed") or by_name.get("movielens")
     cells = [res["when"], res["commit"], res["workload"], f"{res['items']:,}", res["settings"]["index_kind"],
-             str(res["workers"]), _num(h["passthrough_msgs_per_s"]), f"{h['worker_events_per_s']:,.0f}",
-             f"**{_x(h['ratio'])}** (CPU {_x(h.get('cpu_ratio'))})",
+             str(res["workers"]), num_text(h["passthrough_msgs_per_s"]), f"{h['worker_events_per_s']:,.0f}",
+             f"**{ratio_text(h['ratio'])}** (CPU {ratio_text(h.get('cpu_ratio'))})",
              (f"{h['loyal_over_light_cost']:.2f}× (CPU {h.get('loyal_over_light_cpu', float('nan')):.2f}×)"
               if "loyal_over_light_cost" in h else "–"),
              latency, f"{main['cpu'].get('worker', 0):.2f}", f"{res['worker_peak_rss_mb']:.0f} MB", res["machine"].split("load average ")[1]]
@@ -170,9 +177,9 @@ def anchors_row(res: dict) -> str:
 
     cells = [res["when"], res["commit"], anchor("passthrough"), anchor("consume-only"), anchor("aiokafka"),
              f"{h['worker_events_per_s']:,.0f} ({_cpu_ms(h.get('worker_cpu_ms_per_event'))})",
-             f"{_x(h.get('ratio'))} (CPU {_x(h.get('cpu_ratio'))})",
-             f"{_x(h.get('ratio_consume'))} (CPU {_x(h.get('cpu_ratio_consume'))})",
-             f"{_x(h.get('faust_over_aiokafka'))} (CPU {_x(h.get('faust_over_aiokafka_cpu'))})",
+             f"{ratio_text(h.get('ratio'))} (CPU {ratio_text(h.get('cpu_ratio'))})",
+             f"{ratio_text(h.get('ratio_consume'))} (CPU {ratio_text(h.get('cpu_ratio_consume'))})",
+             f"{ratio_text(h.get('faust_over_aiokafka'))} (CPU {ratio_text(h.get('faust_over_aiokafka_cpu'))})",
              res["machine"].split("load average ")[1]]
     return "| " + " | ".join(cells) + " |"
 
@@ -194,16 +201,16 @@ def plot(res: dict, path: Path) -> None:
     bars = ax.bar([p["name"] for p in bursts], [p["sustained_per_s"] for p in bursts], color=colours)
     for bar, p in zip(bars, bursts):  # CPU ms per message or event above each bar
         if p.get("cpu_ms_per_event"):
-            ax.annotate(f"{p['cpu_ms_per_event']:.3g} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ax.annotate(f"{p['cpu_ms_per_event']:.3g} ms", (bar.getratio_text() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=7)
     ax.set_ylabel("sustained messages or lists / s (CPU ms each)")
     rates = [p["sustained_per_s"] for p in bursts if p["sustained_per_s"]]
     if rates and max(rates) > 20 * min(rates):  # the anchors can be 100× the worker: keep both readable
         ax.set_yscale("log")
     h = res["headline"]
-    title = f"{res['items']:,} items, {res['workers']} worker(s): worker ÷ pass-through {_x(h.get('ratio'))}"
-    extra = [f"÷ consume-only {_x(h['ratio_consume'])}" if h.get("ratio_consume") is not None else "",
-             f"pass-through ÷ aiokafka {_x(h['faust_over_aiokafka'])}" if h.get("faust_over_aiokafka") is not None else ""]
+    title = f"{res['items']:,} items, {res['workers']} worker(s): worker ÷ pass-through {ratio_text(h.get('ratio'))}"
+    extra = [f"÷ consume-only {ratio_text(h['ratio_consume'])}" if h.get("ratio_consume") is not None else "",
+             f"pass-through ÷ aiokafka {ratio_text(h['faust_over_aiokafka'])}" if h.get("faust_over_aiokafka") is not None else ""]
     extra = [e for e in extra if e]
     ax.set_title(title + ("\n" + ", ".join(extra) if extra else ""), fontsize=9)
     ax.tick_params(axis="x", labelrotation=20)
@@ -245,7 +252,7 @@ def _load(load) -> str:
     return "/".join(f"{x:.1f}" for x in load)
 
 
-def _num(x) -> str:
+def num_text(x) -> str:
     return "–" if x is None else f"{x:,.0f}"
 
 
@@ -257,7 +264,7 @@ def _cpu_ms(x) -> str:
     return "–" if x is None else f"{x:.3f}"
 
 
-def _x(x) -> str:
+def ratio_text(x) -> str:
     if x is None:
         return "–"
     return f"{x:.2f}×" if abs(x) >= 0.1 else f"{x:.2g}×"  # 0.0051×, not 0.01×

@@ -97,19 +97,9 @@ class Traffic:
 
         Returns how many of the ids arrived.
         """
-        deadline = time.monotonic() + timeout
         at = self.arrivals.at
-        last_count, last_change = -1, time.monotonic()
-        while True:
-            count = sum(1 for e in event_ids if e in at)
-            now = time.monotonic()
-            if count == len(event_ids) or now > deadline:
-                return count
-            if count != last_count:
-                last_count, last_change = count, now
-            elif now - last_change > idle:
-                return count
-            time.sleep(0.2)
+        return wait_until(lambda: sum(1 for e in event_ids if e in at), len(event_ids), timeout=timeout, idle=idle,
+                          interval=0.2)
 
     # ---- internals (run on the loop thread) -----------------------------------------------------
     def _call(self, coro, timeout: float | None = 60.0):
@@ -181,6 +171,22 @@ class Traffic:
             await asyncio.sleep(0.002)
         await producer.flush()
         return time.perf_counter() - started
+
+
+def wait_until(count: Callable[[], int], target: int, *, timeout: float, idle: float, interval: float = 0.1) -> int:
+    """Poll ``count()`` until it reaches ``target``, ``timeout`` s pass, or it stays the same for ``idle`` s; return it."""
+    deadline = time.monotonic() + timeout
+    last, changed = -1, time.monotonic()
+    while True:
+        done = count()
+        now = time.monotonic()
+        if done >= target or now > deadline:
+            return done
+        if done != last:
+            last, changed = done, now
+        elif now - changed > idle:
+            return done
+        time.sleep(interval)
 
 
 def produce_all(bootstrap: str, topic: str, records) -> int:
