@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # off a terminal rich would wrap the table at 80 columns and cut every cell
     console = Console() if sys.stdout.isatty() else Console(width=160)
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-pipeline-"))
-    load_before = machine_load()
+    load_before, commit = machine_load(), report.current_commit()
     broker = LocalBroker.start(log_path=workdir / "broker.log")
     bench_settings = settings.model_copy(update={"broker": broker.url})
     ensure_topics(bench_settings)
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             traffic.close()
         rss, peak = memory_bytes(workers[0].process.pid)
-        result = report.result(args, settings, phases, info, rss, peak, load_before, machine_load())
+        result = report.result(args, settings, phases, info, rss, peak, load_before, machine_load(), commit)
         report.print_result(console, result)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)

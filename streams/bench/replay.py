@@ -40,7 +40,7 @@ from ..settings import Settings
 from . import stage
 from .measure import cpu_cost, summarise
 from .procstat import CpuWindow, machine_load, memory_bytes
-from .report import commit_and_machine, num_text, ratio_text, run_settings
+from .report import commit_and_machine, current_commit, num_text, ratio_text, run_settings
 from .scoring import SEGMENTS, Scores, score_lists
 from .traffic import Message, Traffic
 from .workload import movielens_messages
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
         require_extra("matplotlib", "streamrec bench replay's --plot")
     console = Console() if sys.stdout.isatty() else Console(width=140)
-    load_before = machine_load()
+    load_before, commit = machine_load(), current_commit()
     log = load_log(args, settings)
     console.print(f"replaying {len(log.events):,} events of ML-100K ({log.interactions:,} interactions, "
                   f"{len(log.cold_items)} items held out) into {args.workers} worker(s); test part from event "
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # the first stage's workers embed the movies; a later stage gets their vectors as they are
         runs.append(replay_once(name, mode_rate, log, args, settings, console))
     reference = in_process(log, args, settings, console) if args.reference else None
-    result = build_result(args, settings, log, runs, reference, load_before)
+    result = build_result(args, settings, log, runs, reference, load_before, commit)
     print_result(console, result)
     stage.write_json(args.json, result)
     if args.plot:
@@ -315,10 +315,11 @@ def in_process(log: Log, args: argparse.Namespace, settings: Settings, console: 
                        f"--cold-items {args.cold_items} --methods popularity,item-knn,streamrec"}
 
 
-def build_result(args, settings: Settings, log: Log, runs: list[dict], reference: dict | None, load_before) -> dict:
+def build_result(args, settings: Settings, log: Log, runs: list[dict], reference: dict | None, load_before,
+                 commit: str | None = None) -> dict:
     """Every figure of the bench, JSON-ready."""
     res = {
-        **commit_and_machine(load_before),
+        **commit_and_machine(load_before, commit),
         "data_dir": str(log.data_dir),
         "events": len(log.events),
         "interactions": log.interactions,

@@ -26,8 +26,9 @@ def _sig(x: float) -> float:
     return float(f"{x:.4g}")
 
 
-def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int, load_before, load_after) -> dict:
-    """Every figure of the run, and the headline ratios."""
+def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int, load_before, load_after,
+           commit: str | None = None) -> dict:
+    """Every figure of the run, and the headline ratios (``commit``: the code the run started with)."""
     by_name = {p.name: p for p in phases}
     main = by_name.get("mixed") or by_name.get("movielens")
     pt, consume, aio = (by_name.get(name) for name in ANCHOR_PHASES)
@@ -71,7 +72,7 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
         headline["half_rate_past_capacity"] = half.past_capacity
     return {
         "when": time.strftime("%Y-%m-%d %H:%M"),
-        "commit": _commit(),
+        "commit": commit or current_commit(),
         "machine": f"{platform.machine()}, {_cpus()} CPUs, load average before {_load(load_before)}, after {_load(load_after)}",
         "workload": "movielens-100k" if args.movielens is not None else "synthetic",
         "items": info["items"],
@@ -96,9 +97,9 @@ def run_settings(args, settings) -> dict:
     }
 
 
-def commit_and_machine(load_before) -> dict:
-    """When, at which commit and on what machine (with its load before and now) a bench ran."""
-    return {"when": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(),
+def commit_and_machine(load_before, commit: str | None = None) -> dict:
+    """When, at which commit (the code the run started with) and on what machine (its load before and now) a bench ran."""
+    return {"when": time.strftime("%Y-%m-%d %H:%M"), "commit": commit or current_commit(),
             "machine": f"{platform.machine()}, {_cpus()} CPUs, load average before {_load(load_before)}, "
                        f"after {_load(os.getloadavg())}"}
 
@@ -143,7 +144,7 @@ def ratio_lines(h: dict) -> list[str]:
                              ("Faust pass-through ÷ aiokafka pass-through", "faust_over_aiokafka",
                               "faust_over_aiokafka_cpu")):
         if h.get(rate) is not None:
-            lines.append(f"[bold]{label}: {h[rate]:.2f}×[/] by rate, {ratio_text(h.get(cpu))} by CPU per message")
+            lines.append(f"[bold]{label}: {ratio_text(h[rate])}[/] by rate, {ratio_text(h.get(cpu))} by CPU per message")
     return lines
 
 
@@ -234,9 +235,10 @@ def plot(res: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _commit() -> str:
+def current_commit() -> str:
+    """The checkout's commit, "-dirty" when it has uncommitted changes (a bench takes it when it starts)."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                               cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip() or "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
