@@ -1,11 +1,12 @@
 """`streamrec bench pipeline`: events/s and event → list latency of real workers, as a ratio to bare transports.
 
-One run, one embedded broker: first the transport anchors (passthrough.py) each move a burst of events —
+One run, one embedded broker: first the transport anchors (passthrough.py) each move a burst of events:
 a bare Faust pass-through agent (one ``await send`` per message), a Faust agent that only consumes
-(``take_events`` batches, no send) and a plain aiokafka ``getmany`` → batched send pass-through — then
-streamrec worker process(es) load a catalogue and replay shoppers' events — full-speed bursts (a mix of light and loyal shoppers, then each group alone,
-so the cost of a long history shows) and fixed offered rates (fractions of the measured maximum), or
-MovieLens-100K in time order. Lists are counted and timed by the bench's own reader of the output topic.
+(``take_events`` batches, no send) and a plain aiokafka ``getmany`` → batched send pass-through. Then
+streamrec worker process(es) load a catalogue and replay shoppers' events — full-speed bursts (a mix of
+light and loyal shoppers, then each group alone, so the cost of a long history shows) and fixed offered
+rates (fractions of the measured maximum), or MovieLens-100K in time order. Lists are counted and timed
+by the bench's own reader of the output topic.
 """
 from __future__ import annotations
 

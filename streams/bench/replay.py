@@ -186,16 +186,21 @@ def replay_once(name: str, rate: float, log: Log, args: argparse.Namespace, sett
                     **{f"worker-{n}": w.process.pid for n, w in enumerate(workers[1:], start=1)}}
             cpu = CpuWindow(pids)
             cpu.start(time.time())
-            produced: dict[str, float] = {}
+            produced: dict = {}
             ids = [m.event_id for m in log.events]
 
             def produce() -> None:
-                produced["s"] = traffic.paced(log.events, rate) if rate else traffic.burst(log.events)
+                try:
+                    produced["s"] = traffic.paced(log.events, rate) if rate else traffic.burst(log.events)
+                except Exception as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+                    produced["error"] = exc
 
             producer = threading.Thread(target=produce, name="replay-producer", daemon=True)
             producer.start()
             _follow(name, rate, traffic, ids, producer, args, console)
             producer.join()
+            if "error" in produced:
+                raise produced["error"]
             phase = summarise(name, traffic, ids, produced.get("s", 0.0), rate or None)
             phase.cpu = cpu.stop(time.time())
             cpu_cost(phase, cpu.seconds, "worker")
@@ -353,8 +358,7 @@ def print_result(console: Console, res: dict) -> None:
         speed.add_column(col, justify="left" if col in ("mode", "note") else "right")
     for r in res["runs"]:
         lat = r["latency_ms"]
-        note = "past capacity" if r["past_capacity"] else ("latency is the queue of a burst" if r["offered_per_s"] is None
-                                                           else "")
+        note = "past capacity" if r["past_capacity"] else ("burst: latency = queue" if r["offered_per_s"] is None else "")
         speed.add_row(r["mode"], num_text(r["offered_per_s"]), f"{r['events']:,}", f"{r['lists']:,}",
                       f"[bold red]{r['missing']:,}[/]" if r["missing"] else "0", f"{r['duplicates']:,}",
                       num_text(r["events_per_s_whole"]), num_text(r["sustained_per_s"]), _ms(lat["p50"]), _ms(lat["p95"]),

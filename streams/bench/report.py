@@ -202,7 +202,7 @@ def plot(res: dict, path: Path) -> None:
     bars = ax.bar([p["name"] for p in bursts], [p["sustained_per_s"] for p in bursts], color=colours)
     for bar, p in zip(bars, bursts):  # CPU ms per message or event above each bar
         if p.get("cpu_ms_per_event"):
-            ax.annotate(f"{p['cpu_ms_per_event']:.3g} ms", (bar.getratio_text() + bar.get_width() / 2, bar.get_height()),
+            ax.annotate(f"{p['cpu_ms_per_event']:.3g} ms", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=7)
     ax.set_ylabel("sustained messages or lists / s (CPU ms each)")
     rates = [p["sustained_per_s"] for p in bursts if p["sustained_per_s"]]
