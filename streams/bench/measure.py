@@ -29,6 +29,10 @@ class Phase:
     # CPU ms the worker (or the pass-through agent) spent per output: the cost of one event, which a
     # shared machine's load does not change the way it changes a rate
     cpu_ms_per_event: float | None = None
+    process: str = "worker"  # whose CPU ``cpu_ms_per_event`` is: "worker", or an anchor of the pipeline bench
+    # the outputs ended within a moment of the bench's producer: what was measured kept pace with the
+    # producer, so its rate is a lower bound of what it can do (its CPU per message is still exact)
+    producer_bound: bool = False
 
     def to_dict(self) -> dict:
         """JSON-ready."""
@@ -62,6 +66,34 @@ def summarise(name: str, traffic: Traffic, event_ids: Sequence[str], produce_s: 
         first, last = np.median(ms[order[:quarter]]), np.median(ms[order[-quarter:]])
         phase.past_capacity = bool(len(pairs) < 0.99 * len(event_ids) or last > 2 * first + 100.0)
     return phase
+
+
+def summarise_batches(name: str, batches: Sequence[tuple[float, int]], sent: int, first_sent: float,
+                      produce_s: float) -> Phase:
+    """Rate figures of a consumer that reports batches, not messages: (time it took the batch, its size) each.
+
+    Every message of a batch counts as consumed at the batch's time; the sustained rate is taken between
+    the 10th and 90th percentile message, as :func:`summarise` does for outputs. No latency: a batch
+    report does not say which messages it held.
+    """
+    phase = Phase(name, sent, int(sum(n for _, n in batches)), None, produce_s, 0.0, 0.0)
+    if not phase.arrived:
+        phase.past_capacity = True
+        return phase
+    order = sorted(batches)
+    times = np.repeat([t for t, _ in order], [n for _, n in order])
+    lo, hi = np.percentile(times, [10, 90])
+    inner = int(np.sum((times >= lo) & (times <= hi)))
+    phase.whole_per_s = len(times) / max(times[-1] - first_sent, 1e-9)
+    phase.sustained_per_s = inner / (hi - lo) if hi > lo else phase.whole_per_s
+    return phase
+
+
+def mark_producer_bound(phase: Phase, first_sent: float, last_sent: float, last_out: float | None) -> None:
+    """Flag a phase whose last output came within 20% (or 50 ms) of the producer's own time after the last send."""
+    if last_out is not None and phase.arrived >= phase.sent:
+        span = max(last_sent - first_sent, 1e-3)
+        phase.producer_bound = bool(last_out - last_sent <= max(0.2 * span, 0.05))
 
 
 def cpu_cost(phase: Phase, cpu_seconds: dict[str, float] | None, process: str) -> None:

