@@ -78,7 +78,9 @@ def faust_credentials(settings: Settings) -> Any:
         return faust.SASLCredentials(
             username=settings.sasl_username, password=settings.sasl_password or "", ssl_context=context
         )
-    mechanism = faust.auth.SASLMechanism(settings.sasl_mechanism)
+    from faust.types.auth import SASLMechanism  # `faust.auth` is no attribute until something imports it
+
+    mechanism = SASLMechanism(settings.sasl_mechanism)
     return faust.SASLCredentials(
         username=settings.sasl_username,
         password=settings.sasl_password or "",
@@ -184,7 +186,7 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
     are compacted, nothing else is configured.
     """
     from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
     wanted = list(names) if names is not None else contract_topics(settings) + [changelog_topic(settings, "profiles")]
     configs = {name: {"cleanup.policy": "compact"} for name in compacted} if compacted else topic_configs(settings)
@@ -207,6 +209,9 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
                 admin.create_topics([topic])
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:  # a principal that may not create topics: they are made beforehand
+                logging.getLogger(__name__).warning("not allowed to create topic %s: it must be created beforehand "
+                                                    "(deploy/kafka/create-topics.sh)", topic.name)
     finally:
         admin.close()
 
