@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from encoders.options import MIN_MAX_LENGTH, EncoderOptions, usable_cpus
@@ -74,6 +74,21 @@ class Settings(BaseSettings):
     advertised_host: str | None = Field(
         None, description="host other workers reach this one at (requests for a user are routed to the worker "
         "that holds them); default: the web host, or this machine's address when that is 0.0.0.0")
+    # HTTP: who may call the web port, and how much (docs/http.md)
+    api_tokens_file: Path | None = Field(
+        None, description="file of HTTP bearer tokens, one `name:scope[,scope]:token` per line (scopes `read`, "
+        "`ingest`, `admin`; `#` comments); with no token configured every route but /health, /ready and /metrics "
+        "answers 401")
+    api_tokens: SecretStr | None = Field(
+        None, description="HTTP bearer tokens inline, `name:scope[,scope]:token` entries separated by `;` (the file "
+        "is safer: environment variables show in process listings)")
+    http_max_body: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body in bytes (POST /events: "
+                               "10,000 events of up to 400 bytes each)")
+    http_rate_limit: str = Field("500/second", description="requests per token and worker, e.g. `500/second` or "
+                                 "`100/second;3000/minute` (answered 429 beyond it)")
+    http_auth_failure_limit: str = Field(
+        "10/minute", description="wrong tokens per client address and worker before that address gets 429 for "
+        "every token it presents (brute force)")
     event_batch_size: int = Field(256, ge=1, description="event micro-batch: most events")
     # Faust's take() holds a lone message for the whole window, so the windows are short: under load
     # batches fill to their size long before the window ends, and when idle a message waits little.
@@ -108,6 +123,15 @@ class Settings(BaseSettings):
                                description="an interaction pairs with this many of the shopper's previous items")
     signal_position_decay: float = Field(SignalOptions.position_decay, gt=0, le=1,
                                          description="the k-th previous item pairs with weight decay**k")
+    signal_min_pair_count: int = Field(
+        5, ge=1, description="co-occurrence count a pair of items needs before GET /items/{id}/signals shows it "
+        "(a pair seen by one or two shoppers could tell who they are)")
+    forget_within: float = Field(
+        86400.0, gt=0, description="seconds within which Kafka compaction removes a forgotten shopper's records "
+        "from the user-keyed topics streamrec creates (`max.compaction.lag.ms`; docs/privacy.md)")
+    recommendations_retention: float = Field(
+        7 * 86400.0, gt=0, description="seconds lists are kept on the recommendations topic streamrec creates "
+        "(`retention.ms`; the topic is also compacted)")
     log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
         "info", description="`debug`, `info`, `warning`, `error`, `critical`")
 
@@ -165,6 +189,19 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_log_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("http_rate_limit", "http_auth_failure_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        """A rate `limits` understands: `N/second|minute|hour|day`, several joined by `;`."""
+        from limits import parse_many
+
+        try:
+            if not parse_many(value):
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"give a rate as N/second, N/minute, N/hour or N/day (several joined by ;), got {value!r}") from None
+        return value
 
     @field_validator("event_weights", mode="before")
     @classmethod

@@ -43,7 +43,7 @@ def http(worker, method: str, path: str, body=None) -> tuple[int, dict]:
     """A real HTTP request to the worker; (status, JSON body) for 2xx and 4xx alike."""
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     request = urllib.request.Request(worker.web_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **worker.headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             variable = env_name(name)
             source = "environment" if variable in {k.upper() for k in os.environ} else "default"
             value = getattr(settings, name)
-            if "password" in name and value:
+            if ("password" in name or name == "api_tokens") and value:
                 value = "***"
             print(f"{variable}={_plain(value)}  ({source})")
     return 0

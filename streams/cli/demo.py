@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import tempfile
 import threading
 import time
@@ -43,17 +44,20 @@ def run(args: argparse.Namespace, settings) -> int:
         broker = LocalBroker.start(log_path=workdir / "broker.log", binary=settings.tansu_bin)
     console.print(f"[green]✓[/] broker on {broker.url} (in memory)")
     worker = trainer = None
+    token = secrets.token_urlsafe(32)  # the demo's HTTP API token (every scope), new for each run
     try:
         with console.status("starting a worker (loading the MiniLM encoder, joining the group)…"):
-            worker = WorkerProcess.start(broker.url, workdir / "worker", env={
+            worker = WorkerProcess.start(broker.url, workdir / "worker", token=token, env={
                 "STREAMREC_LOG_LEVEL": "warning", "STREAMREC_ADAPTER": "true" if args.trainer else "false"})
             if args.trainer:  # the trainer role beside it: learns the behaviour-tuned adapter from the sessions
-                trainer = WorkerProcess.start(broker.url, workdir / "trainer", env=TRAINER_ENV)
+                trainer = WorkerProcess.start(broker.url, workdir / "trainer", token=token, env=TRAINER_ENV)
             health = worker.wait_ready(timeout=180)
             if trainer is not None:
                 trainer.wait_ready(timeout=180)
         console.print(f"[green]✓[/] worker ready on {worker.web_url} — model {health['model_version']}"
                       + (f"; adapter trainer on {trainer.web_url}" if trainer is not None else ""))
+        console.print(f"[green]✓[/] HTTP API token (scopes read, ingest, admin; every route but /health, /ready and "
+                      f"/metrics needs it): [bold]{token}[/]")
         _load_catalogue(console, broker, worker, settings)
         _replay_sessions(console, broker, settings, args)
         _show_dead_letters(console, broker, settings)
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace, settings) -> int:
             _show_adapter(console, worker, trainer)
         user = "trail-runner-1"
         rec = worker.get_json(f"/recommendations/{user}?k=3")
-        console.print(f"\n[bold]GET {worker.web_url}/recommendations/{user}?k=3[/] →")
+        console.print(f"\n[bold]curl -H 'Authorization: Bearer {token}' {worker.web_url}/recommendations/{user}?k=3[/] →")
         for item in rec["items"]:
             console.print(f"  {item['rank']}. {item['title']} — {item['explanation']}")
         console.print(f"\nMetrics: {worker.web_url}/metrics · logs and data: {workdir}")

@@ -14,8 +14,8 @@ from .. import __version__
 from ..errors import StreamrecError
 
 #: subcommand → module in this package; each module has `register(subparsers)` and `run(args, settings)`
-COMMANDS = ("broker", "worker", "demo", "produce", "import_events", "tail", "dead_letters", "eval", "fit", "bench",
-            "config")
+COMMANDS = ("broker", "worker", "demo", "produce", "import_events", "tail", "dead_letters", "forget", "token", "eval",
+            "fit", "bench", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:

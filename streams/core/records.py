@@ -33,10 +33,15 @@ MAX_ATTRIBUTES = 100
 # an event may be late by any amount (a backfill), but not from the future: clocks disagree by seconds,
 # a day ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead)
 MAX_FUTURE_SECONDS = 86_400.0
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# an HTML tag, comment or declaration: shoppers read titles and queries inside our explanations
-_MARKUP = re.compile(r"<[a-zA-Z/!?]")
+MAX_ATTRIBUTE_DEPTH = 4  # attributes → value → nested value …: a catalogue's specs, not a document
+MAX_ATTRIBUTE_VALUES = 1_000  # every name and value inside `attributes`, counted together
+# Every text field is plain text (README: wire contract): `<`, `>`, `&` and quotes are ordinary characters that
+# whoever renders a title escapes. Refused: control characters (C0 but tab and line breaks, DEL, C1, the Unicode
+# line and paragraph separators) and the bidirectional formatting characters, which make a text display
+# differently from what it is ("Trojan Source"). Ids refuse line breaks and tabs too.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+_ID_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Item:
     def text(self) -> str:
         """The one text the encoder embeds: title, description, category and attributes."""
         parts = [self.title, self.description, self.category]
-        parts += [f"{k}: {v}" for k, v in sorted(self.attributes.items())]
+        parts += [f"{k}: {_attribute_text(v)}" for k, v in sorted(self.attributes.items())]
         return ". ".join(p.strip() for p in parts if p and str(p).strip())
 
 
@@ -97,12 +102,7 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
         raise InvalidMessage("bad_field", "attributes must be an object")
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidMessage("bad_field", f"at most {MAX_ATTRIBUTES} attributes")
-    for name, attr in attributes.items():
-        if isinstance(attr, (dict, list)):
-            raise InvalidMessage("bad_field", f"attribute {name[:40]!r} must be a string, number or boolean")
-        _checked_text(name, "attribute name")
-        if isinstance(attr, str):
-            _checked_text(attr, f"attribute {name[:40]!r}")
+    _check_attributes(attributes)
     price = data.get("price")
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price < 0):
         raise InvalidMessage("bad_field", "price must be a non-negative number")
@@ -234,22 +234,69 @@ def _optional_str(data: Mapping[str, Any], name: str) -> str:
     return _checked_text(value.strip(), name)
 
 
-def _checked_id(value: str, name: str) -> str:
+def checked_id(value: str, name: str) -> str:
+    """``value`` when it is a usable id (at most MAX_ID characters, no control or bidi characters), else InvalidMessage."""
     if len(value) > MAX_ID:
         raise InvalidMessage("too_long", f"{name} has {len(value)} characters; at most {MAX_ID}")
     if _ID_CONTROL.search(value):
         raise InvalidMessage("bad_field", f"{name} contains control characters")
+    _refuse_bidi(value, name)
     return value
 
 
-def _checked_text(value: str, name: str) -> str:
+def checked_text(value: str, name: str) -> str:
+    """``value`` when it is plain text (at most MAX_TEXT characters, no control or bidi characters), else InvalidMessage."""
     if len(value) > MAX_TEXT:
         raise InvalidMessage("too_long", f"{name} has {len(value)} characters; at most {MAX_TEXT}")
     if _CONTROL.search(value):
         raise InvalidMessage("bad_field", f"{name} contains control characters")
-    if _MARKUP.search(value):
-        raise InvalidMessage("markup", f"{name} contains HTML markup, which shoppers would see: {value[:60]!r}")
+    _refuse_bidi(value, name)
     return value
+
+
+_checked_id = checked_id
+_checked_text = checked_text
+
+
+def _refuse_bidi(value: str, name: str) -> None:
+    found = _BIDI.search(value)
+    if found:
+        raise InvalidMessage("bad_field", f"{name} contains the bidirectional formatting character "
+                                          f"U+{ord(found.group()):04X}, which makes text display as what it is not")
+
+
+def _check_attributes(attributes: Mapping[str, Any]) -> None:
+    """Names and values of ``attributes``, nested lists and objects included: plain text, finite numbers, bounded."""
+    count = 0
+    stack: list[tuple[Any, int, str]] = [(attributes, 1, "attributes")]
+    while stack:
+        value, depth, where = stack.pop()
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in children:
+            count += 1
+            if count > MAX_ATTRIBUTE_VALUES:
+                raise InvalidMessage("bad_field", f"attributes hold more than {MAX_ATTRIBUTE_VALUES} names and values")
+            name = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+            if isinstance(key, str):
+                checked_text(key, f"attribute name {name[:60]!r}")
+            if isinstance(child, str):
+                checked_text(child, f"attribute {name[:60]!r}")
+            elif isinstance(child, (dict, list)):
+                if depth >= MAX_ATTRIBUTE_DEPTH:
+                    raise InvalidMessage("bad_field", f"attributes nest at most {MAX_ATTRIBUTE_DEPTH} levels deep "
+                                                      f"({name[:60]!r} is deeper)")
+                stack.append((child, depth + 1, name))
+            elif isinstance(child, float) and not math.isfinite(child):
+                raise InvalidMessage("bad_field", f"attribute {name[:60]!r} must be a finite number")
+
+
+def _attribute_text(value: Any) -> str:
+    """An attribute value as the encoder reads it: lists joined by commas, objects as `name: value` pairs."""
+    if isinstance(value, list):
+        return ", ".join(_attribute_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_attribute_text(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _decode_key(key: bytes | None) -> str:
@@ -265,7 +312,10 @@ def _parse_ts(value: Any, now: float) -> float:
     if value is None:
         return now
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:  # an integer of hundreds of digits (a JSON parser without a 64-bit limit)
+            raise InvalidMessage("bad_ts", "ts out of range") from None
         if ts > 1e11:  # milliseconds, as many producers send
             ts /= 1000.0
     elif isinstance(value, str):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InvalidMessage
 from .catalogue import ItemMeta
+from .records import checked_id, checked_text
 
 SCHEMA_VERSION = 1
 _META_FIELDS = ("item_id", "title", "category", "price", "in_stock", "published_at")
@@ -68,6 +69,7 @@ def decode_record(key: bytes | None, value: bytes | None) -> VectorRecord:
     item_id = body.get("item_id")
     if not isinstance(item_id, str) or not item_id:
         raise InvalidMessage("bad_vector_record", "item_id must be a non-empty string")
+    checked_id(item_id, "item_id")  # an internal topic is read like input: its text reaches shoppers
     model_version = body.get("model_version", "")
     if not isinstance(model_version, str):
         raise InvalidMessage("bad_vector_record", "model_version must be a string")
@@ -102,6 +104,8 @@ def meta_from_wire(data: Any, item_id: str) -> ItemMeta:
     price, in_stock, published_at = data.get("price"), data.get("in_stock", True), data.get("published_at", 0.0)
     if not isinstance(title, str) or not isinstance(category, str):
         raise InvalidMessage("bad_vector_record", "meta title and category must be strings")
+    checked_text(title, "meta title")
+    checked_text(category, "meta category")
     if price is not None and not _finite_number(price):
         raise InvalidMessage("bad_vector_record", "meta price must be a number")
     if not isinstance(in_stock, bool):

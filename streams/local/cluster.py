@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from typing import Any, Callable, Iterable, Iterator
 from ..errors import StreamrecError
 from ..runtime.kafka import broker_errors, wait_for_partitions
 from .broker import die_with_parent, free_port, start_broker
+
+#: the HTTP token (every scope) of the workers this process starts, unless told another: workers of one cluster
+#: must share it, because a worker forwards a request with its Authorization header to the user's owner
+LOCAL_TOKEN = secrets.token_urlsafe(32)
+ALL_SCOPES = "read,ingest,admin"
 
 
 @dataclass
@@ -55,20 +61,31 @@ class WorkerProcess:
     data_dir: Path
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    token: str = LOCAL_TOKEN
 
     @classmethod
     def start(cls, broker_url: str, data_dir: Path, *, web_port: int | None = None,
-              env: dict[str, str] | None = None, log_path: Path | None = None) -> "WorkerProcess":
-        """Launch ``python -m streams.cli.main worker`` configured through STREAMREC_* variables."""
+              env: dict[str, str] | None = None, log_path: Path | None = None,
+              token: str | None = None) -> "WorkerProcess":
+        """Launch ``python -m streams.cli.main worker`` configured through STREAMREC_* variables.
+
+        The worker accepts ``token`` (default LOCAL_TOKEN) with every scope, from a tokens file in its data dir;
+        ``STREAMREC_API_TOKENS`` in ``env`` adds others.
+        """
         data_dir = Path(data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         web_port = web_port or free_port()
         log_path = log_path or data_dir / "worker.log"
+        token = token or LOCAL_TOKEN
+        tokens_file = data_dir / "api-tokens"
+        tokens_file.touch(mode=0o600)
+        tokens_file.write_text(f"local:{ALL_SCOPES}:{token}\n")
         full_env = dict(os.environ)
         full_env.update({
             "STREAMREC_BROKER": broker_url,
             "STREAMREC_DATA_DIR": str(data_dir),
             "STREAMREC_WEB_PORT": str(web_port),
+            "STREAMREC_API_TOKENS_FILE": str(tokens_file),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
@@ -78,21 +95,28 @@ class WorkerProcess:
             process = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "worker"],
                                        stdout=log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True,
                                        preexec_fn=die_with_parent)
-        return cls(process, web_port, data_dir, log_path, env or {})
+        return cls(process, web_port, data_dir, log_path, env or {}, token)
 
     @property
     def web_url(self) -> str:
         """Base URL of the worker's HTTP server."""
         return f"http://127.0.0.1:{self.web_port}"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Authorization header of this worker's token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     def get_json(self, path: str, timeout: float = 5.0) -> Any:
-        """GET a JSON view of the worker."""
-        with urllib.request.urlopen(self.web_url + path, timeout=timeout) as response:
+        """GET a JSON view of the worker (with its token)."""
+        request = urllib.request.Request(self.web_url + path, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
     def get_text(self, path: str, timeout: float = 5.0) -> str:
         """GET a text view of the worker (e.g. /metrics)."""
-        with urllib.request.urlopen(self.web_url + path, timeout=timeout) as response:
+        request = urllib.request.Request(self.web_url + path, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.read().decode()
 
     def wait_ready(self, timeout: float = 120.0) -> dict:

@@ -8,6 +8,7 @@ import faust
 
 from ..settings import Settings
 from .faust_compat import tuned_app_class
+from .httpauth import middlewares
 from .kafka import faust_credentials
 
 
@@ -51,6 +52,14 @@ def create_app(settings: Settings) -> tuple[faust.App, Topics, Tables]:
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_interval=1.0,
         web_enabled=True,
+        # Faust's own views (/table/ reads any table row, /router/, the statistics pages) are off: every route
+        # is ours, behind the token check (httpauth.py), and every body is at most STREAMREC_HTTP_MAX_BODY
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_metrics_enabled=False,
+        web_application_options={"client_max_size": settings.http_max_body, "middlewares": middlewares(settings)},
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_host=settings.advertised_web_host(),  # goes into the canonical URL peers route to

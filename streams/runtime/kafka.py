@@ -78,7 +78,9 @@ def faust_credentials(settings: Settings) -> Any:
         return faust.SASLCredentials(
             username=settings.sasl_username, password=settings.sasl_password or "", ssl_context=context
         )
-    mechanism = faust.auth.SASLMechanism(settings.sasl_mechanism)
+    from faust.types.auth import SASLMechanism  # `faust.auth` is no attribute until something imports it
+
+    mechanism = SASLMechanism(settings.sasl_mechanism)
     return faust.SASLCredentials(
         username=settings.sasl_username,
         password=settings.sasl_password or "",
@@ -150,15 +152,44 @@ def wait_for_partitions(consumer: Any, topic: str, timeout: float | None, interv
         time.sleep(interval)
 
 
+def changelog_topic(settings: Settings, table: str) -> str:
+    """The changelog topic Faust keeps for ``table`` (`profiles`, `signal-rows`): ``{app_id}-{table}-changelog``."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """The configuration of each topic streamrec creates that needs one (docs/privacy.md).
+
+    Compacted where a key's latest record is all that matters. The topics keyed by user — the lists and the
+    profiles' changelog — are compacted too, so a forgotten user's tombstone removes their older records, and
+    ``max.compaction.lag.ms`` bounds how long that may take. Lists also expire (``retention.ms``).
+    """
+    compact = {"cleanup.policy": "compact"}
+    forget = {"max.compaction.lag.ms": str(int(settings.forget_within * 1000))}
+    return {
+        settings.topic_item_vectors: compact,
+        settings.topic_signals: compact,
+        settings.topic_adapters: compact,
+        settings.topic_recommendations: {"cleanup.policy": "compact,delete",
+                                         "retention.ms": str(int(settings.recommendations_retention * 1000)), **forget},
+        changelog_topic(settings, "profiles"): {**compact, **forget},
+        changelog_topic(settings, "signal-rows"): compact,  # created by Faust (compacted, like every changelog)
+    }
+
+
 def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = (),
                   connect_timeout: float | None = None) -> None:
-    """Create the contract's topics when missing (idempotent), compacting the ones named."""
-    from kafka.admin import NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    """Create streamrec's topics when missing (idempotent) with their configuration (``topic_configs``).
 
-    wanted = list(names) if names is not None else contract_topics(settings)
-    compact = set(compacted) if compacted else {settings.topic_item_vectors, settings.topic_signals,
-                                                    settings.topic_adapters}
+    ``names`` defaults to the contract's topics and the profiles' changelog (created here, before Faust would
+    create it without the compaction lag). ``compacted``, when given, replaces the configuration: those names
+    are compacted, nothing else is configured.
+    """
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
+
+    wanted = list(names) if names is not None else contract_topics(settings) + [changelog_topic(settings, "profiles")]
+    configs = {name: {"cleanup.policy": "compact"} for name in compacted} if compacted else topic_configs(settings)
     durability = {} if settings.min_insync_replicas is None else {"min.insync.replicas": str(settings.min_insync_replicas)}
     admin = connect_admin(settings, connect_timeout=connect_timeout)
     try:
@@ -168,7 +199,7 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
                 name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={**durability, **({"cleanup.policy": "compact"} if name in compact else {})},
+                topic_configs={**durability, **configs.get(name, {})},
             )
             for name in wanted
             if name not in existing
@@ -178,6 +209,9 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
                 admin.create_topics([topic])
             except TopicAlreadyExistsError:
                 pass
+            except TopicAuthorizationFailedError:  # a principal that may not create topics: they are made beforehand
+                logging.getLogger(__name__).warning("not allowed to create topic %s: it must be created beforehand "
+                                                    "(deploy/kafka/create-topics.sh)", topic.name)
     finally:
         admin.close()
 

@@ -1,21 +1,28 @@
 """HTTP views on the worker's Faust web server: recommendations on demand, events in, forget a shopper, a
 shopper's profile, an item's signals, search, health, readiness, metrics.
 
-Every parameter is validated: a mistake gets a 400 with a message, never a 500.
+Who may call which view, and the JSON shape of every error, is httpauth.py's. Every parameter is validated:
+a mistake gets a 4xx with a message, never a 500.
 """
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from faust.web import View
 
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
+from ..core.records import checked_id, checked_text
+from ..errors import InvalidMessage
 from .agents.forget import forget_message
+from .audit import audit
 from .components import Components
 from .faust_compat import recovering, route_to_key_owner
+from .httpauth import TOKEN_KEY
 from .queries import QueryError, list_filter, positive_int
 
 #: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
@@ -47,10 +54,32 @@ def readiness(c: Components) -> dict:
             "events_partitions": sorted(tp.partition for tp in assignment if tp.topic == c.settings.topic_events)}
 
 
+def caller(request) -> str:
+    """Who made a request, for the audit log: the token's name and the client's address."""
+    token = request.get(TOKEN_KEY)
+    return f"{token.name if token else '?'}@{request.remote or '?'}"
+
+
+def served_neighbours(signals, item_id: str, min_count: float) -> list[tuple[str, float]]:
+    """An item's neighbours (id, cosine) whose pair holds at least ``min_count`` co-occurrences, strongest first.
+
+    The view gives cosines, count(a, b) / sqrt(popularity(a) · popularity(b)); the pair's (time-decayed)
+    co-occurrence count is the cosine times that root. A pair below the minimum is left out: one or two
+    shoppers' pair could tell who they are.
+    """
+    popularity = signals.popularity
+    own = popularity.get(item_id)
+    kept = [(other, cosine) for other, cosine in signals.neighbours(item_id).items()
+            if cosine * math.sqrt(max(0.0, own * popularity.get(other))) >= min_count * (1 - 1e-9)]
+    return sorted(kept, key=lambda kv: kv[1], reverse=True)
+
+
 def register(c: Components) -> None:
     """Add /recommendations/{user_id}, /events, /users/{user_id}, /search, /health and /metrics to the app."""
     app = c.app
     settings = c.settings
+    # the query encoder runs in one thread of its own: off the event loop, and one query at a time
+    query_encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
 
     @app.page("/recommendations/{user_id}")
     class Recommendations(View):
@@ -71,9 +100,14 @@ def register(c: Components) -> None:
         @route_to_key_owner(app, c.profiles, "user_id")
         async def delete(self, request, user_id: str):
             """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
-            if not user_id.strip():
+            try:
+                user_id = checked_id(user_id.strip(), "user_id")
+            except InvalidMessage as exc:
+                return self.json({"error": exc.detail}, status=400)
+            if not user_id:
                 return self.json({"error": "user_id must not be empty"}, status=400)
             request_id = uuid.uuid4().hex
+            audit("forget_requested", user_id=user_id, by=caller(request), request_id=request_id)
             waiter = asyncio.get_running_loop().create_future()
             c.forget_waiters[request_id] = waiter
             key, value, headers = forget_message(user_id, request_id)
@@ -93,6 +127,7 @@ def register(c: Components) -> None:
         async def get(self, request, user_id: str):
             """What streamrec keeps about a shopper (their access request; the crash tests compare these)."""
             raw = c.profiles.get(user_id)
+            audit("profile_read", user_id=user_id, by=caller(request), found=raw is not None)
             if raw is None:
                 return self.json({"error": f"no profile for user {user_id!r}"}, status=404)
             return self.json(Profile.from_bytes(raw).to_dict())
@@ -105,7 +140,7 @@ def register(c: Components) -> None:
         except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         signals = c.state.signals
-        neighbours = sorted(signals.neighbours(item_id).items(), key=lambda kv: kv[1], reverse=True)[:k]
+        neighbours = served_neighbours(signals, item_id, settings.signal_min_pair_count)[:k]
         return web.json({"item_id": item_id, "popularity": signals.popularity.get(item_id),
                          "clock": signals.popularity.clock, "first_seen": signals.first_seen_for(item_id),
                          "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
@@ -113,8 +148,14 @@ def register(c: Components) -> None:
     @app.page("/events")
     class Events(View):
         async def post(self, request):
-            """Publish one event or a JSON array of events to `events`: 202 with their ids, or 400 with reasons."""
-            body = await request.read()
+            """Publish one event or a JSON array of events to `events`: 202 with their ids, or 400 with reasons.
+
+            Only a JSON body is read: a form a page elsewhere posts (no preflight) is refused with 415.
+            """
+            if request.content_type != "application/json":
+                return self.json({"error": "POST /events takes Content-Type: application/json, got "
+                                           f"{request.content_type!r}"}, status=415)
+            body = await request.read()  # at most STREAMREC_HTTP_MAX_BODY bytes, else 413 (httpauth.py)
             try:
                 events = parse_event_batch(body, types=settings.event_weights, now=time.time())
             except BatchError as exc:
@@ -138,7 +179,11 @@ def register(c: Components) -> None:
                 return web.json({"error": f"item {item_id} is not in the index"}, status=404)
             query = index.vectors([item_id])
         elif request.query.get("q"):
-            query = c.encoder.encode([request.query["q"]])
+            try:
+                text = checked_text(request.query["q"].strip(), "q")
+            except InvalidMessage as exc:
+                return web.json({"error": exc.detail}, status=400)
+            query = await asyncio.get_running_loop().run_in_executor(query_encoder, c.encoder.encode, [text])
         else:
             return web.json({"error": "give ?q=text or ?item_id=id"}, status=400)
         hits = index.search(query, k)[0] if len(index) else []

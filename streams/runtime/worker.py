@@ -15,7 +15,7 @@ from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import housekeeping, learning, outage, sensor, web
+from . import audit, housekeeping, learning, outage, sensor, web
 from .agents import adapters as adapter_follower
 from .agents import aggregator
 from .agents import events as event_agent
@@ -27,6 +27,7 @@ from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
 from .profilecache import ProfileCache
+from .httpauth import load_tokens
 from .kafka import ensure_topics_when_reachable
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 def build(settings: Settings, registry: CollectorRegistry | None = None) -> Components:
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
     ranking = settings.ranking_options()  # first: a bad weights file is reported before minutes of start-up
+    tokens = load_tokens(settings)  # so is a bad token file
+    if tokens:
+        log.info("HTTP API tokens: %s", ", ".join(f"{t.name} ({','.join(sorted(t.scopes))})" for t in tokens))
+    else:
+        log.warning("no HTTP API tokens (STREAMREC_API_TOKENS_FILE): every route but /health, /ready and /metrics "
+                    "answers 401")
     encoder = load_encoder(settings.encoder_options())
     ensure_topics_when_reachable(settings)
     set_faiss_threads(settings.faiss_threads)
@@ -69,6 +76,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     @app.on_partitions_revoked.connect
     async def _ownership_moves(app, revoked, **kwargs) -> None:
         c.profile_cache.clear()  # another worker may write these users' profiles now
+
     sensor.install(app, metrics)
     if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
         trainer_agent.register(c)
@@ -97,6 +105,7 @@ def run(settings: Settings) -> int:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     outage.install()  # a broker outage in one line, not 150 a second
+    audit.keep_on()  # audit lines at any log level
     c = build(settings)
     worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
     # At log level warning or above Faust's terminal spinner sets the root logger to DEBUG, so every

@@ -2,21 +2,20 @@
 
 It travels the user's own partition, so it is applied after every earlier event of that user and before
 any later one. Applying it removes the profile row (its vector, history, search texts and categories) from the
-table — a tombstone on the changelog — and publishes a tombstone for the user's key on `recommendations`.
-The item signals (popularity, co-occurrence) are aggregates keyed by item and name no shopper, so nothing of
-the user is left in them to remove.
+table — a tombstone on the changelog — and publishes a tombstone for the user's key on `recommendations`;
+compaction then removes the older records of both (docs/privacy.md). The item signals (popularity,
+co-occurrence) are counts per item that name no shopper; `/items/{id}/signals` shows a pair only once enough
+shoppers made it (STREAMREC_SIGNAL_MIN_PAIR_COUNT). Every forget applied writes an audit line.
 """
 from __future__ import annotations
 
 import json
-import logging
 
+from ..audit import audit
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
 from ..headers import CONTROL, FORGET, header
-
-log = logging.getLogger(__name__)
 
 
 def forget_message(user_id: str, request_id: str | None = None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
@@ -48,7 +47,8 @@ async def handle_control(c: Components, fevent) -> None:
         del c.profiles[user_id]
     await c.topics.recommendations.send(key=user_id.encode(), value=None)
     c.metrics.users_forgotten.inc()
-    log.info("forgot user %r (profile %s)", user_id, "removed" if existed else "absent")
+    audit("forget_applied", user_id=user_id, profile_removed=existed, recommendations_tombstoned=True,
+          request_id=body.get("request_id"), partition=message.partition, offset=message.offset)
     waiter = c.forget_waiters.pop(str(body.get("request_id")), None)
     if waiter is not None and not waiter.done():
         waiter.set_result(existed)

@@ -34,6 +34,9 @@ async def _apply(c: Components, batches: Batches) -> None:
         for message in messages:
             try:
                 record = decode_record(message.key, message.value)
+                if record.vector is not None and record.vector.shape[0] != c.state.index.dim:
+                    raise InvalidMessage("bad_vector", f"dim {record.vector.shape[0]}, the index holds "
+                                                       f"{c.state.index.dim}")
             except InvalidMessage as exc:
                 await send_dead_letter(c, "item-vectors", message, exc.reason, exc.detail)
                 continue
