@@ -32,7 +32,7 @@ BAD_EVENTS: list[tuple[str, bytes, str]] = [  # key, value, expected reason
     ("b", json.dumps({"user_id": "u", "type": "view", "item_id": {"id": 1}}).encode(), "missing_item_id"),
     ("b", b'{"user_id": "u", "type": "view", "item_id": "p", "ts": NaN}', "invalid_json"),
     ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": -1}).encode(), "bad_ts"),
-    ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": FUTURE}).encode(), "bad_ts"),
+    ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": FUTURE}).encode(), "future_ts"),
     ("b", json.dumps({"user_id": "u" * 10_240, "type": "view", "item_id": ITEM}).encode(), "too_long"),
     ("b", b"[" * 50_000 + b"]" * 50_000, "invalid_json"),
     ("b", json.dumps({"user_id": "u\u0007ser", "type": "view", "item_id": ITEM}).encode(), "bad_field"),
@@ -42,7 +42,8 @@ BAD_EVENTS: list[tuple[str, bytes, str]] = [  # key, value, expected reason
 BAD_ITEMS: list[tuple[str, bytes, str]] = [
     ("x1", json.dumps({"item_id": "x1", "title": "<img src=x onerror=alert(1)>Tent"}).encode(), "markup"),
     ("x2", json.dumps({"item_id": "x2", "title": "T" * 1_000_000}).encode(), "too_long"),
-    ("x3", json.dumps({"item_id": "x3", "title": "Tent", "attributes": {"a": {"b": {"c": 1}}}}).encode(), "bad_field"),
+    ("x3", json.dumps({"item_id": "x3", "title": "Tent", "attributes": {"a": {"b": {"c": {"d": 1}}}}}).encode(),
+     "bad_field"),
     ("x4", json.dumps({"item_id": "x4", "title": "Tent\u0000"}).encode(), "bad_field"),
     ("x5", json.dumps({"item_id": "x5", "title": "Tent", "price": "free"}).encode(), "bad_field"),
 ]

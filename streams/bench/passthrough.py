@@ -35,15 +35,18 @@ def main(argv: list[str]) -> int:
 
     broker_url, in_topic, out_topic, data_dir = argv
     settings = Settings(broker=broker_url)
-    app = tuned_app_class(settings.fetch_max_wait_ms)(
+    if settings.broker_kind == "auto":  # the benches run on the embedded broker
+        settings = settings.model_copy(update={"broker_kind": "embedded"})
+    rebalance_timeout, session_timeout, heartbeat_interval = settings.group_timings()
+    app = tuned_app_class(settings.fetch_wait_ms())(
         "streamrec-bench-passthrough",
         broker=broker_url,
         store="memory://",
         datadir=str(Path(data_dir) / "faust"),
         topic_partitions=settings.topic_partitions,
-        broker_rebalance_timeout=settings.rebalance_timeout,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_rebalance_timeout=rebalance_timeout,
+        broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=heartbeat_interval,
         broker_commit_interval=1.0,
         producer_linger_ms=1,
         consumer_auto_offset_reset="earliest",

@@ -13,6 +13,14 @@ from rich.table import Table
 from .measure import Phase
 
 
+def embedded_fetch_wait_ms(settings) -> int | None:
+    """The fetch wait the workers used on the embedded broker (the benches' broker)."""
+    if callable(getattr(settings, "fetch_wait_ms", None)):
+        kind = settings.broker_kind if settings.broker_kind != "auto" else "embedded"
+        return settings.model_copy(update={"broker_kind": kind}).fetch_wait_ms()
+    return getattr(settings, "fetch_max_wait_ms", None)
+
+
 def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int, load_before, load_after) -> dict:
     """Every figure of the run, and the headline ratios."""
     by_name = {p.name: p for p in phases}
@@ -47,7 +55,7 @@ def result(args, settings, phases: list[Phase], info: dict, rss: int, peak: int,
         "catalogue_s": round(info["catalogue_s"], 1),
         "workers": args.workers,
         "settings": {"index_kind": settings.index_kind, "event_batch_size": settings.event_batch_size,
-                     "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+                     "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": embedded_fetch_wait_ms(settings),
                      "topic_partitions": settings.topic_partitions},
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                  if k not in ("run", "bench_module", "func")},

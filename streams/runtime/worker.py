@@ -26,7 +26,7 @@ from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
-from .kafka import ensure_topics_when_reachable
+from .kafka import ensure_topics_when_reachable, resolve_broker_kind
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,11 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     """Load the model and the index snapshot, create topics, and wire agents and views into a Faust app."""
     ranking = settings.ranking_options()  # first: a bad weights file is reported before minutes of start-up
     encoder = load_encoder(settings.encoder_options())
-    ensure_topics_when_reachable(settings)
+    # the consumer timings suit the broker found: Apache Kafka's defaults, or the embedded broker's short ones
+    settings = resolve_broker_kind(settings, ensure_topics_when_reachable(settings))
+    log.info("consumer timings for the %s broker: fetch wait %d ms, rebalance/session/heartbeat %s s, "
+             "standby replicas %d", settings.broker_kind, settings.fetch_wait_ms(),
+             "/".join(f"{v:g}" for v in settings.group_timings()), settings.standby_replicas)
     set_faiss_threads(settings.faiss_threads)
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
