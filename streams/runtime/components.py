@@ -45,3 +45,4 @@ class Components:
     # DELETE /users/{id} waits here (request id → future) until the event agent has applied its control message
     forget_waiters: dict[str, Any] = field(default_factory=dict)
     lists: Any = None  # BatchSender for `recommendations` (batchsend.py), made by worker.build
+    stalls: Any = None  # stalls.StallWatch: partitions with records and no progress (read by /ready)

@@ -97,6 +97,8 @@ async def _update_lag(c: Components, consumer: AIOKafkaConsumer, partitions: lis
             continue
         position = await consumer.position(tp)
         c.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, high - position))
+        if c.stalls is not None:
+            c.stalls.observe(tp.topic, tp.partition, position, position, high, owner="follower")
 
 
 async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

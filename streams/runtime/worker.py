@@ -27,6 +27,7 @@ from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
 from .kafka import ensure_topics_when_reachable, resolve_broker_kind
+from .stalls import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
                               observe_search=metrics.index_search_seconds.observe)
     c = Components(settings, app, topics, tables.profiles, tables.signal_rows, encoder, state, recommender, metrics,
                    lists=BatchSender(app, settings.topic_recommendations), learning=learned)
+    c.stalls = StallWatch(settings.stall_timeout, on_stall=metrics.partition_stalls.inc)
     sensor.install(app, metrics)
     if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
         trainer_agent.register(c)
