@@ -50,6 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="tansu storage engine URL (default memory://tansu/; s3://BUCKET/ with AWS_* variables)")
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default 10)")
+    parser.add_argument("--probe", metavar="N[,N…]",
+                        help="instead of pacing: for each N, a fresh broker with N one-record batches on one partition; "
+                        "the broker CPU one fetch of the last record costs, and whether it comes back with a 10 ms and "
+                        "a 100 ms fetch wait")
     parser.add_argument("--json", type=Path, help="write every figure here")
 
 
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                          f"--readers >= 0; --value-bytes >= {_STAMP.size}")
     console = Console()
     load_before = machine_load()
+    if args.probe:
+        return _probe_all(args, settings, console, load_before)
     with tempfile.TemporaryDirectory(prefix="streamrec-bench-broker-") as tmp:
         broker = LocalBroker.start(log_path=Path(tmp) / "broker.log", storage=args.storage,
                                    binary=settings.tansu_bin)
@@ -253,3 +259,85 @@ def _print(console: Console, res: dict) -> None:
                       f"{s['fell_behind_at_batches_per_partition']:,} batches per partition")
     else:
         console.print("  readers kept pace")
+
+
+# ---- --probe: one fetch's cost against the length of the partition's log ----------------------------------------
+
+PROBE_WAITS_MS = (10, 100)
+
+
+def _probe_all(args, settings: Settings, console: Console, load_before) -> int:
+    sizes = [int(n) for n in str(args.probe).replace("_", "").split(",") if n.strip()]
+    rows = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="streamrec-bench-broker-") as tmp:
+            broker = LocalBroker.start(log_path=Path(tmp) / "broker.log", storage=args.storage,
+                                       binary=settings.tansu_bin)
+            try:
+                with console.status(f"probing a partition of {n:,} batches…"):
+                    row = asyncio.run(_probe(broker, n))
+            finally:
+                broker.stop()
+        rows.append(row)
+        waits = "  ".join(f"{w} ms wait: {'delivered' if row['delivered'][str(w)] else 'NOTHING'}"
+                          for w in PROBE_WAITS_MS)
+        console.print(f"{n:>9,} batches: one fetch {row['cpu_ms_per_fetch']:8.1f} ms broker CPU "
+                      f"({row['us_per_batch']:.2f} µs per stored batch), {row['wall_ms_per_fetch']:8.1f} ms wall;  "
+                      f"{waits}  (load {row['load1']:.2f})", highlight=False)
+    result = {**commit_and_machine(load_before), "probe": rows}
+    console.print(result["machine"])
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+async def _probe(broker: LocalBroker, batches: int, fetches: int = 10) -> dict:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from .procstat import cpu_seconds
+
+    topic = f"probe-{batches}-{int(time.time())}"  # an s3:// store outlives the broker: a topic of its own
+    admin = KafkaAdminClient(bootstrap_servers=[broker.bootstrap])
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        pending = []
+        for n in range(batches):
+            batch = producer.create_batch()
+            batch.append(key=None, value=b"x" * 100, timestamp=None)
+            batch.close()
+            pending.append(await producer.send_batch(batch, topic, partition=0))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    tp = TopicPartition(topic, 0)
+
+    async def fetch_last(wait_ms: int, tries: int, timeout_ms: int) -> tuple[int, float, float]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=None, enable_auto_commit=False,
+                                    fetch_max_wait_ms=wait_ms)
+        await consumer.start()
+        try:
+            consumer.assign([tp])
+            got, cpu0, t0 = 0, cpu_seconds(broker.process.pid), time.perf_counter()
+            for _ in range(tries):
+                consumer.seek(tp, batches - 1)
+                got += len((await consumer.getmany(tp, timeout_ms=timeout_ms)).get(tp, []))
+            return got, cpu_seconds(broker.process.pid) - cpu0, time.perf_counter() - t0
+        finally:
+            await consumer.stop()
+
+    got, cpu, wall = await fetch_last(30_000, fetches, 60_000)  # a wait no listing outlasts
+    delivered = {str(w): (await fetch_last(w, 1, 3_000))[0] > 0 for w in PROBE_WAITS_MS}
+    return {"batches": batches, "cpu_ms_per_fetch": round(cpu / fetches * 1000, 2),
+            "us_per_batch": round(cpu / fetches / batches * 1e6, 3), "wall_ms_per_fetch": round(wall / fetches * 1000, 1),
+            "all_fetches_delivered": got == fetches, "delivered": delivered, "load1": round(machine_load()[0], 2)}

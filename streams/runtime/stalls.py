@@ -5,8 +5,8 @@ A partition *has records* when its high watermark is above the position the work
 seconds is stalled: ``/ready`` answers 503 (a load balancer or orchestrator sends its traffic elsewhere), the
 ``streamrec_partition_stalls`` counter counts it, and one log line says so; one more line when it moves again.
 
-Positions come from Faust's monitor (``app.monitor.tp_read_offsets``, ``tp_committed_offsets``) for the group's
-partitions and from the followers' own consumers; high watermarks from the consumers (each fetch response
+Positions come from Faust's monitor (its read and committed offsets) and the offset the consumer sought to
+after a (re)start for the group's partitions, and from the followers' own consumers; high watermarks from the consumers (each fetch response
 carries one, even when it brings no records). The embedded broker reports a partition's end as the last
 batch's base offset + 1, which can be short: a position past it then reads as "no records", so a short end
 can hide a stall on its last batch but never invents one.
@@ -17,6 +17,8 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
+
+from .faust_compat import monitor_offsets, read_offset
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,6 @@ def observe_group(watch: StallWatch, app: Any, held: bool = False) -> None:
     ``held``: the group is rebalancing or recovering its tables, when partitions wait by design.
     """
     consumer = app.consumer
-    monitor = app.monitor
     # the active partitions of the topics the agents read: standby and changelog partitions are read by table
     # recovery, not by streams, and the monitor keeps no read offsets for them
     changelogs, actives = app.tables.changelog_topics, app.assignor.assigned_actives()
@@ -104,10 +105,12 @@ def observe_group(watch: StallWatch, app: Any, held: bool = False) -> None:
         watch.keep_only((tp.topic, tp.partition) for tp in assigned)
         watch.hold()
         return
-    read, committed = monitor.tp_read_offsets, monitor.tp_committed_offsets
+    read, committed = monitor_offsets(app)
     for tp in assigned:
         last_read = read.get(tp)  # the offset of the last message handed to a stream
-        done = committed.get(tp)  # the next offset to process, as last committed
-        reached = max(x for x in (None if last_read is None else last_read + 1, done, 0) if x is not None)
-        watch.observe(tp.topic, tp.partition, (last_read, done), reached, consumer.highwater(tp))
+        done = committed.get(tp)  # the next offset to process, as this process last committed it
+        # where the consumer stands: after a (re)start, the group's committed offset it sought to
+        sought = read_offset(consumer, tp)
+        reached = max(x for x in (None if last_read is None else last_read + 1, done, sought, 0) if x is not None)
+        watch.observe(tp.topic, tp.partition, (last_read, done, sought), reached, consumer.highwater(tp))
     watch.keep_only((tp.topic, tp.partition) for tp in assigned)
