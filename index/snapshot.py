@@ -1,7 +1,9 @@
 """Atomic index snapshots in a data dir: the index, the Kafka offsets it reflects, and the model it holds.
 
 Layout of ``<data_dir>/index-snapshot/``: ``index/`` (the index's own files), ``extra.json``
-(caller state, e.g. the item catalogue) and ``manifest.json``, written last. A snapshot is
+(caller state, e.g. the item catalogue) and ``manifest.json``, written last, with each file's size and
+SHA-256: a reader refuses a snapshot whose files do not match (SnapshotError), and
+``quarantine_snapshot`` moves such a snapshot aside so the caller can rebuild. A snapshot is
 written into a temp dir beside it, synced, and only then swapped in by two renames: current →
 ``index-snapshot.prev``, temp → ``index-snapshot``; the previous one is deleted only after the
 new one is in place. A crash at any point leaves either the old or the new snapshot whole, and
@@ -9,6 +11,7 @@ new one is in place. A crash at any point leaves either the old or the new snaps
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +27,7 @@ from .options import IndexOptions
 
 SNAPSHOT_DIR = "index-snapshot"
 PREVIOUS_DIR = SNAPSHOT_DIR + ".prev"
+DAMAGED_DIR = SNAPSHOT_DIR + ".damaged"
 TEMP_PREFIX = "." + SNAPSHOT_DIR + ".tmp-"
 MANIFEST_FILE = "manifest.json"
 EXTRA_FILE = "extra.json"
@@ -79,8 +83,9 @@ def write_snapshot(data_dir: Path, index: VectorIndex, *, model_version: str, of
             "offsets": offsets,
             "created_at": datetime.now(timezone.utc).isoformat(),
             "extra": EXTRA_FILE if extra is not None else None,
-            # sizes let a reader tell a truncated file from a whole one without hashing gigabytes
+            # sizes tell a truncated file at once; checksums tell any other damage (bit rot, a partial copy)
             "files": {p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()},
+            "sha256": {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()},
         }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         _fsync_tree(tmp)
@@ -146,6 +151,45 @@ def _check_files(path: Path, manifest: dict) -> None:
         file = path / name
         if not file.is_file() or file.stat().st_size != size:
             raise SnapshotError(f"snapshot {path}: {name} is missing or truncated")
+    checksums = manifest.get("sha256")  # absent in snapshots written before checksums: sizes only
+    if checksums is None:
+        return
+    if not isinstance(checksums, dict) or set(checksums) != set(manifest["files"]):
+        raise SnapshotError(f"snapshot {path}: {MANIFEST_FILE} lists checksums for other files than it holds")
+    for name, expected in checksums.items():
+        if file_sha256(path / name) != expected:
+            raise SnapshotError(f"snapshot {path}: {name} fails its checksum (damaged)")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def quarantine_snapshot(data_dir: Path) -> Path | None:
+    """Move an unreadable snapshot (current and .prev) aside to ``index-snapshot.damaged``; return where.
+
+    The caller then starts from an empty index and rebuilds; the damaged files stay for inspection until
+    the next quarantine replaces them.
+    """
+    data_dir = Path(data_dir)
+    damaged = data_dir / DAMAGED_DIR
+    moved = None
+    for name in (SNAPSHOT_DIR, PREVIOUS_DIR):
+        source = data_dir / name
+        if source.is_dir():
+            if moved is None:
+                shutil.rmtree(damaged, ignore_errors=True)
+                damaged.mkdir()
+                moved = damaged
+            os.replace(source, damaged / name)
+    if moved is not None:
+        _fsync_dir(data_dir)
+    return moved
 
 
 def _swap_in(data_dir: Path, tmp: Path) -> Path:

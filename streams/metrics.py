@@ -101,6 +101,12 @@ class Metrics:
             "partition of item-vectors (each worker follows all of them). On the embedded broker the high watermark "
             "can fall short (its end offsets are the last batch's base + 1), so the lag reads low there.",
             ["topic", "partition"], registry=r)
+        self.partition_stalls = Counter(
+            "streamrec_partition_stalls",
+            "Times a partition this worker reads held records and made no progress for STREAMREC_STALL_TIMEOUT "
+            "seconds (/ready answers 503 while one is stalled).", registry=r)
+        self.stalled_partitions = Gauge(
+            "streamrec_stalled_partitions", "Partitions stalled now (records waiting, no progress).", registry=r)
         self.build_info = Info(
             "streamrec_build", "Version, encoder model version and index kind of this worker.", registry=r)
 

@@ -96,18 +96,42 @@ class Settings(BaseSettings):
     profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")
-    fetch_max_wait_ms: int = Field(10, ge=1, description="consumer fetch wait (delivery latency follows it)")
-    rebalance_timeout: float = Field(5.0, gt=0, description="consumer group rebalance timeout (s)")
-    session_timeout: float = Field(10.0, gt=0, description="consumer group session timeout (s)")
-    heartbeat_interval: float = Field(1.0, gt=0, description="consumer group heartbeat interval (s)")
+    # Consumer timings differ by broker: tansu (the embedded broker) answers JoinGroup only when the rebalance
+    # timeout expires, and lists every stored batch of a partition on each fetch that finds data there, giving
+    # up when the fetch wait runs out (docs/reliability.md); Apache Kafka needs neither.
+    broker_kind: Literal["auto", "kafka", "embedded"] = Field(
+        "auto", description="which broker the consumer timings below suit: `kafka` (Apache Kafka's defaults), "
+        "`embedded` (the embedded broker); `auto`: `embedded` when the broker reports the embedded broker's "
+        "cluster id")
+    fetch_max_wait_ms: int | None = Field(
+        None, ge=1, description="consumer fetch wait (ms); default: 500 on Kafka (a fetch returns as soon as "
+        "records arrive), 100 on the embedded broker (it returns records arriving during the wait up to half "
+        "of it later, and gives up listing a long log when the wait runs out)")
+    rebalance_timeout: float | None = Field(
+        None, gt=0, description="consumer group rebalance timeout (s); default: 300 on Kafka (its "
+        "max.poll.interval.ms), 5 on the embedded broker")
+    session_timeout: float | None = Field(
+        None, gt=0, description="consumer group session timeout (s): a worker silent this long is dropped and its "
+        "partitions move; default: 45 on Kafka, 10 on the embedded broker")
+    heartbeat_interval: float | None = Field(
+        None, gt=0, description="consumer group heartbeat interval (s); default: 3 on Kafka, 1 on the embedded broker")
+    standby_replicas: int = Field(
+        1, ge=0, description="standby copies of each table partition that other workers keep up to date, so one "
+        "takes over a lost worker's partitions without replaying the changelog")
+    stall_timeout: float = Field(
+        60.0, gt=0, description="seconds a consumed partition may hold unread records without progress before "
+        "/ready answers 503 and the stall is logged and counted")
+    max_clock_skew: float = Field(
+        3600.0, gt=0, description="seconds an event's ts may be ahead of the worker's own clock (`future_ts` "
+        "dead letter beyond); late events are always accepted")
     snapshot_interval: float = Field(60.0, gt=0, description="seconds between index snapshots (also on shutdown)")
     # Faust refuses to start when a table's persisted changelog offset is past the topic's end. On the
     # embedded broker that is every restart after a crash (tansu reports a short end offset after
     # multi-record batches: ../shared/notes/tansu.md); rows are idempotent by event id, so streamrec
     # restores from the local RocksDB and the changelog's tail without the check (docs/reliability.md).
-    recovery_consistency_check: bool = Field(
-        False, description="Faust's check that a table's persisted changelog offset is not past the topic's end "
-        "(wrong on the embedded broker; docs/reliability.md)")
+    recovery_consistency_check: bool | None = Field(
+        None, description="Faust's check that a table's persisted changelog offset is not past the topic's end; "
+        "default: on with Kafka, off on the embedded broker (whose end offsets fall short: docs/reliability.md)")
     broker_wait: float = Field(
         300.0, ge=0, description="seconds a starting worker waits for the broker to appear (0: fail at once)")
     # aggregator tick: deltas are folded and changed rows published once per micro-batch of this length
@@ -262,6 +286,30 @@ class Settings(BaseSettings):
         """The adapter trainer's options."""
         return replace(TrainerOptions(), min_update_pairs=self.trainer_min_pairs, device=self.trainer_device)
 
+    # ---- consumer timings by broker kind (broker_kind resolved by runtime.kafka.resolve_broker_kind) -------
+    @property
+    def embedded_broker(self) -> bool:
+        """Whether the timings suit the embedded broker (``auto`` counts as Kafka until resolved)."""
+        return self.broker_kind == "embedded"
+
+    def fetch_wait_ms(self) -> int:
+        """The consumers' fetch wait in ms."""
+        if self.fetch_max_wait_ms is not None:
+            return self.fetch_max_wait_ms
+        return EMBEDDED_FETCH_WAIT_MS if self.embedded_broker else KAFKA_FETCH_WAIT_MS
+
+    def group_timings(self) -> tuple[float, float, float]:
+        """(rebalance timeout, session timeout, heartbeat interval) in seconds."""
+        defaults = EMBEDDED_GROUP_TIMINGS if self.embedded_broker else KAFKA_GROUP_TIMINGS
+        chosen = (self.rebalance_timeout, self.session_timeout, self.heartbeat_interval)
+        return tuple(value if value is not None else default for value, default in zip(chosen, defaults))
+
+    def consistency_check(self) -> bool:
+        """Faust's recovery consistency check: on with Kafka, off on the embedded broker, unless set."""
+        if self.recovery_consistency_check is not None:
+            return self.recovery_consistency_check
+        return not self.embedded_broker
+
     def advertised_web_host(self) -> str:
         """The host this worker's web server is reachable at (Faust routes table lookups to it)."""
         if self.advertised_host:
@@ -272,6 +320,16 @@ class Settings(BaseSettings):
             return socket.gethostbyname(socket.gethostname())  # an address peers resolve without DNS
         return self.web_host
 
+
+#: Apache Kafka's own consumer defaults: rebalance timeout = max.poll.interval.ms, session.timeout.ms,
+#: heartbeat.interval.ms (s); fetch.max.wait.ms (ms)
+KAFKA_GROUP_TIMINGS = (300.0, 45.0, 3.0)
+KAFKA_FETCH_WAIT_MS = 500
+#: the embedded broker answers JoinGroup only when the rebalance timeout expires: short ones make a worker
+#: ready in seconds and hand a killed worker's partitions on within ~20 s; its fetch wait bounds how long it
+#: may list a partition's log (docs/reliability.md)
+EMBEDDED_GROUP_TIMINGS = (5.0, 10.0, 1.0)
+EMBEDDED_FETCH_WAIT_MS = 100
 
 ENV_PREFIX = "STREAMREC_"
 

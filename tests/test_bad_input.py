@@ -32,7 +32,7 @@ BAD_EVENTS: list[tuple[str, bytes, str]] = [  # key, value, expected reason
     ("b", json.dumps({"user_id": "u", "type": "view", "item_id": {"id": 1}}).encode(), "missing_item_id"),
     ("b", b'{"user_id": "u", "type": "view", "item_id": "p", "ts": NaN}', "invalid_json"),
     ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": -1}).encode(), "bad_ts"),
-    ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": FUTURE}).encode(), "bad_ts"),
+    ("b", json.dumps({"user_id": "u", "type": "view", "item_id": ITEM, "ts": FUTURE}).encode(), "future_ts"),
     ("b", json.dumps({"user_id": "u" * 10_240, "type": "view", "item_id": ITEM}).encode(), "too_long"),
     ("b", b"[" * 50_000 + b"]" * 50_000, "invalid_json"),
     ("b", json.dumps({"user_id": "u\u0007ser", "type": "view", "item_id": ITEM}).encode(), "bad_field"),

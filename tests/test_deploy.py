@@ -296,7 +296,8 @@ def test_sample_files_satisfy_the_wire_contract():
 
     sample = REPO / "deploy" / "sample"
     items = [parse_item(None, line) for line in (sample / "catalogue.jsonl").read_bytes().splitlines()]
-    events = [parse_event(None, line) for line in (sample / "events.jsonl").read_bytes().splitlines()]
+    events = [parse_event(json.loads(line)["user_id"].encode(), line)  # `streamrec produce` keys them so
+              for line in (sample / "events.jsonl").read_bytes().splitlines()]
     assert len(items) >= 100 and len(events) >= 50
     ids = {item.item_id for item in items}
     assert {e.item_id for e in events if e.item_id is not None} <= ids, "events touch only catalogue items"

@@ -16,6 +16,7 @@ from rich.progress import track
 from ..local import sample
 from ..local.cluster import LocalBroker, WorkerProcess, producer, publish, wait_for
 from ..settings import Settings
+from .report import embedded_fetch_wait_ms
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +156,7 @@ def _figures(latencies: list[float], args, settings: Settings) -> dict:
     return {
         "n": len(ms), "users": args.users, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
         "max_ms": float(ms.max()), "mean_ms": float(ms.mean()), "event_rate": args.event_rate,
-        "fetch_max_wait_ms": settings.fetch_max_wait_ms, "item_batch_within_s": settings.item_batch_within,
+        "fetch_max_wait_ms": embedded_fetch_wait_ms(settings), "item_batch_within_s": settings.item_batch_within,
         "encoder_process": bool(getattr(args, "encoder_process", False)),
     }
 

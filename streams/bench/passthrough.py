@@ -58,15 +58,16 @@ def report_value(seq: int, count: int, at: float) -> bytes:
 def _faust_app(settings: Settings, broker_url: str, name: str, data_dir: str):
     from ..runtime.faust_compat import tuned_app_class
 
-    return tuned_app_class(settings.fetch_max_wait_ms)(
+    rebalance_timeout, session_timeout, heartbeat_interval = settings.group_timings()
+    return tuned_app_class(settings.fetch_wait_ms())(
         name,
         broker=broker_url,
         store="memory://",
         datadir=str(Path(data_dir) / "faust"),
         topic_partitions=settings.topic_partitions,
-        broker_rebalance_timeout=settings.rebalance_timeout,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_rebalance_timeout=rebalance_timeout,
+        broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=heartbeat_interval,
         broker_commit_interval=COMMIT_INTERVAL,
         producer_linger_ms=1,
         consumer_auto_offset_reset="earliest",
@@ -116,10 +117,10 @@ async def _aiokafka(settings: Settings, broker_url: str, in_topic: str, out_topi
         loop.add_signal_handler(sig, stopping.set)
     consumer = AIOKafkaConsumer(
         in_topic, bootstrap_servers=broker_url.removeprefix("kafka://"), group_id="streamrec-bench-aiokafka",
-        enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        rebalance_timeout_ms=int(settings.rebalance_timeout * 1000),
-        session_timeout_ms=int(settings.session_timeout * 1000),
-        heartbeat_interval_ms=int(settings.heartbeat_interval * 1000))
+        enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=settings.fetch_wait_ms(),
+        rebalance_timeout_ms=int(settings.group_timings()[0] * 1000),
+        session_timeout_ms=int(settings.group_timings()[1] * 1000),
+        heartbeat_interval_ms=int(settings.group_timings()[2] * 1000))
     # Faust's producer defaults: acks from every in-sync replica; the linger the Faust anchors use
     producer = AIOKafkaProducer(bootstrap_servers=broker_url.removeprefix("kafka://"), linger_ms=1, acks="all")
     await producer.start()
@@ -154,6 +155,8 @@ def main(argv: list[str]) -> int:
         argv = ["faust", *argv]
     kind, broker_url, in_topic, out_topic, data_dir = argv
     settings = Settings(broker=broker_url)
+    if settings.broker_kind == "auto":  # the benches run on the embedded broker
+        settings = settings.model_copy(update={"broker_kind": "embedded"})
     if kind == "aiokafka":
         import asyncio
 

@@ -13,6 +13,14 @@ from rich.table import Table
 from .measure import Phase
 
 
+def embedded_fetch_wait_ms(settings) -> int | None:
+    """The fetch wait the workers used on the embedded broker (the benches' broker)."""
+    if callable(getattr(settings, "fetch_wait_ms", None)):
+        kind = settings.broker_kind if settings.broker_kind != "auto" else "embedded"
+        return settings.model_copy(update={"broker_kind": kind}).fetch_wait_ms()
+    return getattr(settings, "fetch_max_wait_ms", None)
+
+
 #: the transport anchors' phases (passthrough.py), in the order the bench runs them by default
 ANCHOR_PHASES = ("passthrough", "consume-only", "aiokafka")
 
@@ -90,7 +98,7 @@ def run_settings(args, settings) -> dict:
     """The worker settings a stream bench's figures depend on, and the bench's own arguments (JSON-ready)."""
     return {
         "settings": {"index_kind": settings.index_kind, "event_batch_size": settings.event_batch_size,
-                     "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+                     "event_batch_within": settings.event_batch_within, "fetch_max_wait_ms": embedded_fetch_wait_ms(settings),
                      "topic_partitions": settings.topic_partitions},
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                  if k not in ("run", "bench_module", "func")},

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between samples (default 10)")
     parser.add_argument("--warmup", type=float, default=60.0,
                         help="seconds of steady traffic before RSS growth is counted (default 60)")
+    parser.add_argument("--partitions", type=int, default=16,
+                        help="partitions of every topic and table (default 16: the embedded broker lists a "
+                        "partition's whole log on each fetch, so a long run needs the log spread wide)")
     parser.add_argument("--fetch-wait-ms", type=int, default=100,
                         help="the bench reader's fetch wait: its latency resolution (default 100)")
     parser.add_argument("--json", type=Path, help="write every figure here")
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     console = Console()
     load_before = machine_load()
     with stage.synthetic_shop(settings, workers=1, items=args.items, users=args.users, console=console,
-                              name="soak") as shop:
+                              name="soak", partitions=args.partitions) as shop:
         # minutes of reading: a 5 ms fetch wait would have the broker answer ~200 empty fetches a second
         traffic = shop.traffic(settings, fetch_max_wait_ms=args.fetch_wait_ms)
         try:
@@ -152,7 +155,7 @@ def _result(args, settings: Settings, info: dict, rate: float, full, phase, samp
     return {
         **commit_and_machine(load_before),
         "items": info["items"], "users": args.users, "minutes": args.minutes, "warmup_s": args.warmup,
-        "settings": {"index_kind": settings.index_kind, "event_batch_size": settings.event_batch_size,
+        "settings": {"index_kind": settings.index_kind, "partitions": args.partitions, "event_batch_size": settings.event_batch_size,
                      "event_batch_within": settings.event_batch_within},
         "full_speed_per_s": None if full is None else round(full.sustained_per_s, 1),
         "offered_per_s": round(rate, 1),

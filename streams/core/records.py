@@ -30,10 +30,13 @@ SEARCH = "search"
 MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
 MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
 MAX_ATTRIBUTES = 100
-# an event may be late by any amount (a backfill), but not from the future: clocks disagree by seconds,
-# a day ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead)
-MAX_FUTURE_SECONDS = 86_400.0
-MAX_ATTRIBUTE_DEPTH = 4  # attributes → value → nested value …: a catalogue's specs, not a document
+# an event may be late by any amount (a backfill), but not from the future of the worker's own clock: clocks
+# disagree by seconds, an hour ahead is a broken producer (a ts in ms read as s lands ~50,000 years ahead), and
+# a future time would move every decay clock it reaches (the worker passes its setting, STREAMREC_MAX_CLOCK_SKEW)
+MAX_FUTURE_SECONDS = 3_600.0
+#: attributes → value → nested value …: a catalogue's specs, not a document. {"size": {"shoe": {"eu": 42}}}
+#: nests three objects (attributes included); lists count as a level too
+MAX_ATTRIBUTE_DEPTH = 4
 MAX_ATTRIBUTE_VALUES = 1_000  # every name and value inside `attributes`, counted together
 # Every text field is plain text (README: wire contract): `<`, `>`, `&` and quotes are ordinary characters that
 # whoever renders a title escapes. Refused: control characters (C0 but tab and line breaks, DEL, C1, the Unicode
@@ -60,8 +63,21 @@ class Item:
     def text(self) -> str:
         """The one text the encoder embeds: title, description, category and attributes."""
         parts = [self.title, self.description, self.category]
-        parts += [f"{k}: {_attribute_text(v)}" for k, v in sorted(self.attributes.items())]
+        parts += [f"{k}: {text}" for k, v in sorted(self.attributes.items()) if (text := attribute_text(v))]
         return ". ".join(p.strip() for p in parts if p and str(p).strip())
+
+
+def attribute_text(value: Any) -> str:
+    """An attribute's value as the encoder reads it: lists joined by commas, objects as `key: value` pairs."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(t for t in (attribute_text(v) for v in value) if t)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {t}" for k, v in sorted(value.items()) if (t := attribute_text(v)))
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -121,25 +137,38 @@ def parse_item(key: bytes | None, value: bytes | None) -> Item:
 
 
 def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = None,
-                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS) -> Event:
+                types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS, wall_clock: float | None = None,
+                max_future: float = MAX_FUTURE_SECONDS) -> Event:
     """Parse an `events` message; ``now`` is the message's own time (its Kafka timestamp).
 
     ``ts`` defaults to ``now``. An event without ``event_id`` gets one derived from the message (key, value
     and ``now``), the same on every delivery of that message, so a redelivery is recognised as one.
-    ``types`` are the accepted event types and their weights (the configured ones).
+    ``types`` are the accepted event types and their weights (the configured ones). The key must be the
+    event's user_id (``key_mismatch`` otherwise, a null key included): the partition it picks holds the
+    user's profile. ``wall_clock`` is the reading worker's own clock (default: now): a ``ts`` more than
+    ``max_future`` seconds ahead of it is refused (``future_ts``), whatever the producer's clock says.
     """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
-    return event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value)
+    event = event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value,
+                              wall_clock=wall_clock, max_future=max_future)
+    if _decode_key(key) != event.user_id:
+        shown = "a null key" if key is None else f"key {_decode_key(key)[:40] or key[:40]!r}"
+        raise InvalidMessage("key_mismatch", f"an event's Kafka key must be its user_id {event.user_id[:40]!r}, "
+                                             f"got {shown}")
+    return event
 
 
 def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
                       types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS, id_key: bytes | None = None,
-                      id_bytes: bytes | None = None) -> Event:
+                      id_bytes: bytes | None = None, wall_clock: float | None = None,
+                      max_future: float = MAX_FUTURE_SECONDS) -> Event:
     """An Event from an already decoded JSON object (the HTTP endpoint and the importer use this too).
 
     Without ``event_id`` the id is derived from ``id_key``/``id_bytes`` (default: the object's canonical
     JSON) and ``now``: the same input gives the same id, so it is recognised when it comes again.
+    A ``ts`` (given, or defaulted to ``now``) more than ``max_future`` seconds ahead of ``wall_clock``
+    (default: this machine's clock) is refused with ``future_ts``; a late one is always accepted.
     """
     now = time.time() if now is None else now
     user_id = _required_id(data, "user_id")
@@ -159,11 +188,16 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
         event_id = derived_event_id(id_key, id_bytes if id_bytes is not None else _canonical(data), stamp)
     elif not isinstance(event_id, (str, int)) or isinstance(event_id, bool) or not str(event_id).strip():
         raise InvalidMessage("bad_field", "event_id must be a non-empty string")
+    ts = _parse_ts(data.get("ts"), now)
+    clock = time.time() if wall_clock is None else wall_clock
+    if ts > clock + max_future:
+        raise InvalidMessage("future_ts", f"ts is {ts - clock:.0f} s ahead of this worker's clock; at most "
+                                          f"{max_future:.0f} s are accepted (a ts in ms or µs read as seconds?)")
     return Event(
         event_id=_checked_id(str(event_id).strip(), "event_id"),
         user_id=user_id,
         type=etype,
-        ts=_parse_ts(data.get("ts"), now),
+        ts=ts,
         item_id=item_id,
         query=query,
         type_weight=float(types[etype]),
@@ -290,15 +324,6 @@ def _check_attributes(attributes: Mapping[str, Any]) -> None:
                 raise InvalidMessage("bad_field", f"attribute {name[:60]!r} must be a finite number")
 
 
-def _attribute_text(value: Any) -> str:
-    """An attribute value as the encoder reads it: lists joined by commas, objects as `name: value` pairs."""
-    if isinstance(value, list):
-        return ", ".join(_attribute_text(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_attribute_text(v)}" for k, v in value.items())
-    return str(value)
-
-
 def _decode_key(key: bytes | None) -> str:
     if not key:
         return ""
@@ -330,6 +355,6 @@ def _parse_ts(value: Any, now: float) -> float:
         raise InvalidMessage("bad_ts", "ts must be epoch seconds or ISO-8601")
     if not math.isfinite(ts) or ts < 0:
         raise InvalidMessage("bad_ts", "ts out of range")
-    if ts > now + MAX_FUTURE_SECONDS:
-        raise InvalidMessage("bad_ts", f"ts is {ts - now:.0f} s in the future")
     return ts
+
+

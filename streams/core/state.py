@@ -8,6 +8,8 @@ from typing import Iterable
 import numpy as np
 
 from index import IndexOptions, VectorIndex, build_index, read_snapshot, write_snapshot
+from index.errors import SnapshotError
+from index.snapshot import quarantine_snapshot
 
 from .catalogue import Catalogue
 from .items import ItemIds, ItemVectors
@@ -52,8 +54,18 @@ class ItemState:
     @classmethod
     def open(cls, data_dir: Path, *, model_version: str, dim: int, index_options: IndexOptions,
              expected_items: int = 0, signal_options: SignalOptions = SignalOptions()) -> "ItemState":
-        """Load the latest snapshot from ``data_dir``, or start empty; never mixes two models' vectors."""
-        snapshot = read_snapshot(data_dir, expected_model_version=model_version, options=index_options)
+        """Load the latest snapshot from ``data_dir``, or start empty; never mixes two models' vectors.
+
+        A snapshot that fails its checks (a file missing, truncated or failing its checksum) is moved aside
+        and the state starts empty, with no offsets: the followers rebuild it from the topics' beginning.
+        """
+        try:
+            snapshot = read_snapshot(data_dir, expected_model_version=model_version, options=index_options)
+        except SnapshotError as exc:
+            moved = quarantine_snapshot(data_dir)
+            log.error("the index snapshot is damaged (%s); moved it to %s and rebuilding the index from the "
+                      "topics", exc, moved)
+            snapshot = None
         if snapshot is None:
             return cls.open_empty(model_version=model_version, dim=dim, index_options=index_options,
                                   expected_items=expected_items, signal_options=signal_options)

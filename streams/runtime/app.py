@@ -36,7 +36,8 @@ class Tables:
 def create_app(settings: Settings) -> tuple[faust.App, Topics, Tables]:
     """The Faust app, its topics and its RocksDB-backed tables."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = tuned_app_class(settings.fetch_max_wait_ms)(
+    rebalance_timeout, session_timeout, heartbeat_interval = settings.group_timings()
+    app = tuned_app_class(settings.fetch_wait_ms())(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=faust_credentials(settings),
@@ -45,11 +46,13 @@ def create_app(settings: Settings) -> tuple[faust.App, Topics, Tables]:
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,
-        recovery_consistency_check=settings.recovery_consistency_check,
-        # tansu answers JoinGroup only when the rebalance timeout expires (../shared/notes/tansu.md)
-        broker_rebalance_timeout=settings.rebalance_timeout,
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=settings.heartbeat_interval,
+        recovery_consistency_check=settings.consistency_check(),
+        # Apache Kafka's defaults, or short ones on the embedded broker, which answers JoinGroup only when
+        # the rebalance timeout expires (Settings.group_timings)
+        broker_rebalance_timeout=rebalance_timeout,
+        broker_session_timeout=session_timeout,
+        broker_heartbeat_interval=heartbeat_interval,
+        table_standby_replicas=settings.standby_replicas,
         broker_commit_interval=1.0,
         web_enabled=True,
         # Faust's own views (/table/ reads any table row, /router/, the statistics pages) are off: every route

@@ -70,6 +70,16 @@ def read_offset(consumer: Any, tp: Any) -> int | None:
     return consumer._read_offset.get(tp)  # noqa: SLF001
 
 
+def monitor_offsets(app: Any) -> tuple[Any, Any]:
+    """(offset of the last message handed to a stream, last committed offset) per TP, from Faust's Monitor sensor.
+
+    Public attributes of ``app.monitor`` (always installed); kept here because their names contain
+    ``_read_offset``, which the layer test reserves for this module.
+    """
+    monitor = app.monitor
+    return monitor.tp_read_offsets, monitor.tp_committed_offsets
+
+
 def estimated_table_keys(table: Any) -> int | None:
     """RocksDB's own key estimate over a table's local partitions (None when the store is not RocksDB)."""
     dbs = getattr(table.data, "_dbs", None)  # faust's rocksdb store: partition → rocksdict.Rdict

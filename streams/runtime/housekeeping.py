@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 
 from .components import Components
-from .faust_compat import estimated_table_keys, read_offset
+from .faust_compat import estimated_table_keys, read_offset, recovering
 from .outage import OUTAGE
+from .stalls import observe_group
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,16 @@ def register(c: Components) -> None:
         c.metrics.profiles.set(count_profiles(c))
         update_lag(c)
         OUTAGE.check()  # one line when a broker outage is over
+
+    @c.app.timer(min(5.0, settings.stall_timeout / 4))
+    async def watch_stalls() -> None:
+        if c.stalls is None:
+            return
+        try:
+            observe_group(c.stalls, c.app, held=bool(c.app.rebalancing) or recovering(c.app))
+        except Exception:  # a reading during a rebalance may fail: the next one counts
+            log.debug("stall check failed", exc_info=True)
+        c.metrics.stalled_partitions.set(len(c.stalls.stalled))
 
     @c.app.on_before_shutdown.connect
     async def snapshot_on_shutdown(app, **kwargs) -> None:

@@ -152,6 +152,20 @@ def wait_for_partitions(consumer: Any, topic: str, timeout: float | None, interv
         time.sleep(interval)
 
 
+#: cluster ids the embedded broker reports: `streamrec broker` and the local cluster start tansu with the first;
+#: the second is tansu's own default
+EMBEDDED_CLUSTER_IDS = ("streamrec-embedded", "tansu_cluster")
+
+
+def resolve_broker_kind(settings: Settings, cluster_id: str | None) -> Settings:
+    """The settings with ``broker_kind`` decided: an ``auto`` kind becomes ``embedded`` when the broker reported
+    one of the embedded broker's cluster ids, else ``kafka``."""
+    if settings.broker_kind != "auto":
+        return settings
+    kind = "embedded" if cluster_id in EMBEDDED_CLUSTER_IDS else "kafka"
+    return settings.model_copy(update={"broker_kind": kind})
+
+
 def changelog_topic(settings: Settings, table: str) -> str:
     """The changelog topic Faust keeps for ``table`` (`profiles`, `signal-rows`): ``{app_id}-{table}-changelog``."""
     return f"{settings.app_id}-{table}-changelog"
@@ -178,8 +192,9 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = (),
-                  connect_timeout: float | None = None) -> None:
-    """Create streamrec's topics when missing (idempotent) with their configuration (``topic_configs``).
+                  connect_timeout: float | None = None) -> str | None:
+    """Create streamrec's topics when missing (idempotent) with their configuration (``topic_configs``); return
+    the cluster id.
 
     ``names`` defaults to the contract's topics and the profiles' changelog (created here, before Faust would
     create it without the compaction lag). ``compacted``, when given, replaces the configuration: those names
@@ -212,14 +227,24 @@ def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, com
             except TopicAuthorizationFailedError:  # a principal that may not create topics: they are made beforehand
                 logging.getLogger(__name__).warning("not allowed to create topic %s: it must be created beforehand "
                                                     "(deploy/kafka/create-topics.sh)", topic.name)
+        return cluster_id(admin)
     finally:
         admin.close()
 
 
-def ensure_topics_when_reachable(settings: Settings) -> None:
+def cluster_id(admin: Any) -> str | None:
+    """The cluster id the broker reports (None when it does not say)."""
+    try:
+        return admin.describe_cluster().get("cluster_id")
+    except Exception:  # an old broker without DescribeCluster: not the embedded one
+        logging.getLogger(__name__).debug("DescribeCluster failed", exc_info=True)
+        return None
+
+
+def ensure_topics_when_reachable(settings: Settings) -> str | None:
     """ensure_topics, waiting up to ``settings.broker_wait`` seconds for the broker (a worker started before it).
 
-    One log line says what it waits for; BrokerUnavailable when the time is up.
+    One log line says what it waits for; BrokerUnavailable when the time is up. Returns the cluster id.
     """
     log = logging.getLogger(__name__)
     said = False
@@ -233,15 +258,17 @@ def ensure_topics_when_reachable(settings: Settings) -> None:
 
     retrying = Retrying(retry=retry_if_exception_type(BrokerUnavailable), stop=stop_after_delay(settings.broker_wait),
                         wait=wait_exponential(multiplier=0.5, max=5.0), before_sleep=waiting, reraise=True)
+    found = None
     for attempt in retrying:
         with attempt:
             # a plain TCP connect first: kafka-python's own bootstrap retries log an error per attempt
             # and can outlast their timeout
             if not any(_accepts_connections(server) for server in bootstrap_servers(settings.broker)):
                 raise BrokerUnavailable(f"nothing accepts connections at {settings.broker}")
-            ensure_topics(settings)
+            found = ensure_topics(settings)
     if said:
         log.warning("Kafka at %s is reachable", settings.broker)
+    return found
 
 
 def _accepts_connections(server: str, timeout: float = 1.0) -> bool:

@@ -43,14 +43,16 @@ def readiness(c: Components) -> dict:
     """Whether the worker should get traffic: tables recovered, partitions assigned, followed topics read."""
     app = c.app
     assignment = app.consumer.assignment()
-    ready = c.status.caught_up and not app.rebalancing and not recovering(app) and bool(assignment)
+    stalled = c.stalls.stalled if c.stalls is not None else []  # records waiting, no progress (runtime/stalls.py)
+    ready = c.status.caught_up and not app.rebalancing and not recovering(app) and bool(assignment) and not stalled
     if c.trainer is not None:  # a trainer consumes no group partitions: ready once it has read the adapters back
-        ready = c.trainer.resumed and not recovering(app)
+        ready = c.trainer.resumed and not recovering(app) and not stalled
     return {"ready": ready, "role": c.settings.role, "index_items": len(c.state.index),
             "lists_model_version": c.recommender.model_version, **learning_status(c),
             "signal_items": len(c.state.signals.popularity), "model_version": c.state.model_version,
             "assigned_partitions": len(assignment), "vectors_caught_up": c.status.vectors_caught_up,
             "signals_caught_up": c.status.signals_caught_up, "recovering": recovering(app),
+            "stalled_partitions": stalled,
             "events_partitions": sorted(tp.partition for tp in assignment if tp.topic == c.settings.topic_events)}
 
 

@@ -26,9 +26,10 @@ from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
-from .profilecache import ProfileCache
 from .httpauth import load_tokens
-from .kafka import ensure_topics_when_reachable
+from .kafka import ensure_topics_when_reachable, resolve_broker_kind
+from .profilecache import ProfileCache
+from .stalls import StallWatch
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,11 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
         log.warning("no HTTP API tokens (STREAMREC_API_TOKENS_FILE): every route but /health, /ready and /metrics "
                     "answers 401")
     encoder = load_encoder(settings.encoder_options())
-    ensure_topics_when_reachable(settings)
+    # the consumer timings suit the broker found: Apache Kafka's defaults, or the embedded broker's short ones
+    settings = resolve_broker_kind(settings, ensure_topics_when_reachable(settings))
+    log.info("consumer timings for the %s broker: fetch wait %d ms, rebalance/session/heartbeat %s s, "
+             "standby replicas %d", settings.broker_kind, settings.fetch_wait_ms(),
+             "/".join(f"{v:g}" for v in settings.group_timings()), settings.standby_replicas)
     set_faiss_threads(settings.faiss_threads)
     state = ItemState.open(
         settings.data_dir, model_version=encoder.version, dim=encoder.dim,
@@ -72,6 +77,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
                    deltas=BatchSender(app, settings.topic_signal_deltas),
                    signal_sender=BatchSender(app, settings.topic_signals),
                    profile_cache=ProfileCache(settings.profile_cache))
+    c.stalls = StallWatch(settings.stall_timeout, on_stall=metrics.partition_stalls.inc)
 
     @app.on_partitions_revoked.connect
     async def _ownership_moves(app, revoked, **kwargs) -> None:

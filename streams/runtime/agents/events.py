@@ -111,7 +111,9 @@ async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Eve
     for fevent in batch:
         message = fevent.message
         try:
-            event = parse_event(message.key, message.value, now=message.timestamp or arrived, types=types)
+            # the future check reads this worker's own clock (arrived), never the producer's timestamp
+            event = parse_event(message.key, message.value, now=message.timestamp or arrived, types=types,
+                                wall_clock=arrived, max_future=c.settings.max_clock_skew)
         except InvalidMessage as exc:
             await send_dead_letter(c, "events", message, exc.reason, exc.detail)
             continue

@@ -32,15 +32,18 @@ async def _apply(c: Components, batches: Batches) -> None:
     by_position = {}
     for tp, messages in batches.items():
         for message in messages:
+            position = f"{tp.topic}:{tp.partition}"
             try:
                 record = decode_record(message.key, message.value)
-                if record.vector is not None and record.vector.shape[0] != c.state.index.dim:
-                    raise InvalidMessage("bad_vector", f"dim {record.vector.shape[0]}, the index holds "
-                                                       f"{c.state.index.dim}")
+                if record.vector is not None and record.model_version == c.state.model_version \
+                        and len(record.vector) != c.state.index.dim:
+                    # whole in itself (its length matches its own dim), but not this index's: never indexed
+                    raise InvalidMessage("dim_mismatch", f"{len(record.vector)} values; this worker's index "
+                                                         f"({c.state.model_version}) holds {c.state.index.dim}")
             except InvalidMessage as exc:
                 await send_dead_letter(c, "item-vectors", message, exc.reason, exc.detail)
+                c.state.offsets[position] = message.offset + 1
                 continue
-            position = f"{tp.topic}:{tp.partition}"
             records.append((position, message.offset, record))
             by_position[position, message.offset] = message
     upserted, deleted, rejected = c.state.apply(records)
