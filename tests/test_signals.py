@@ -174,7 +174,7 @@ def test_rows_do_not_depend_on_the_order_deltas_arrive_in(interactions, rng):
 def test_installed_rows_are_packed_and_behave_like_learned_ones():
     options = SignalOptions(half_life_days=1.0, window=3)
     local, shared = replay_both_ways([("u", "a", 1.0), ("u", "b", 1.0), ("v", "a", 1.0), ("v", "c", 1.0)], options)
-    assert shared._base and not shared._extra  # installed rows are arrays over dense ids, nothing learnt in place
+    assert all(r.installed and r.pos is None for r in shared._rows.values())  # compact arrays, nothing learnt in place
     assert shared.neighbours("a") == pytest.approx(local.neighbours("a"))
     ids, sims = shared.neighbour_arrays("a")
     assert dict(zip(ids, sims)) == pytest.approx(local.neighbours("a"))

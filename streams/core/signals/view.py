@@ -37,6 +37,53 @@ class Row(NamedTuple):
     raw: np.ndarray  # float64: the values are scaled by up to 2**600, past float32's range
 
 
+class _Row:
+    """One item's row, growable in place: learning adds to a value or appends a neighbour, ranking reads views.
+
+    A row installed from its aggregator is two compact arrays; the position map (neighbour → slot) is made the
+    first time the row learns in place, so a worker's many installed rows cost no dict at all.
+    """
+
+    __slots__ = ("ids", "raw", "n", "pos", "installed")
+
+    def __init__(self, ids: np.ndarray, raw: np.ndarray, installed: bool) -> None:
+        self.ids, self.raw, self.n, self.pos, self.installed = ids, raw, len(ids), None, installed
+
+    def view(self) -> Row:
+        return Row(self.ids[: self.n], self.raw[: self.n])
+
+    def add(self, other: int, amount: float) -> None:
+        pos = self.pos
+        if pos is None:
+            pos = self.pos = dict(zip(self.ids[: self.n].tolist(), range(self.n)))
+        slot = pos.get(other)
+        if slot is not None:
+            self.raw[slot] += amount
+            return
+        n = self.n
+        if n == len(self.ids):
+            capacity = max(8, 2 * n)
+            self.ids = np.concatenate((self.ids[:n], np.zeros(capacity - n, dtype=np.int64)))
+            self.raw = np.concatenate((self.raw[:n], np.zeros(capacity - n)))
+        self.ids[n] = other
+        self.raw[n] = amount
+        pos[other] = n
+        self.n = n + 1
+
+    def keep_strongest(self, count: int) -> None:
+        order = np.argsort(-self.raw[: self.n], kind="stable")[:count]  # ties: the earlier neighbour stays
+        self.ids, self.raw, self.n, self.pos = self.ids[order], self.raw[order], len(order), None
+
+    def drop(self, other: int) -> None:
+        keep = self.ids[: self.n] != other
+        if not keep.all():
+            self.ids, self.raw = self.ids[: self.n][keep], self.raw[: self.n][keep]
+            self.n, self.pos = len(self.ids), None
+
+    def scale(self, factor: float) -> None:
+        self.raw[: self.n] *= factor
+
+
 class _Pending(NamedTuple):
     """One of this worker's own deltas, counted in the view until the aggregator's row includes it."""
 
@@ -54,11 +101,8 @@ class ItemSignals:
         self.decay = DecayClock(options.half_life_seconds)
         self.popularity = DenseCounts(self.ids, self.decay)
         self.first_seen_at = np.zeros(0)  # dense id → first interaction or catalogue entry (NaN: unknown)
-        self._base: dict[int, Row] = {}  # installed rows
-        self._extra: dict[int, dict[int, float]] = {}  # learned in place, or own deltas not yet in a row
-        self._pending: dict[int, list[_Pending]] = {}
-        self._cache: dict[int, Row] = {}  # effective rows of items with extras
-        self._base_pop: dict[int, float] = {}  # the installed popularity (scaled) of items with pending deltas
+        self._rows: dict[int, _Row] = {}  # every row as it counts now (installed + own deltas, or learned in place)
+        self._pending: dict[int, list[_Pending]] = {}  # own deltas not yet in an installed row
 
     # ---- learning -----------------------------------------------------------------------------
     def observe(self, item_id: str, previous: Sequence[str], ts: float, weight: float = 1.0, *,
@@ -86,19 +130,15 @@ class ItemSignals:
             scale = self.decay.scale_at(delta.ts)
             dense = self.ids.ensure(delta.item_id)
             pairs = {self.ids.ensure(k): v * scale for k, v in delta.pairs.items()}
-            if dense not in self._base_pop:
-                self.popularity.fit()
-                self._base_pop[dense] = float(self.popularity.raw[dense])
             self._pending.setdefault(dense, []).append(_Pending(delta.source, delta.popularity * scale, pairs))
             if delta.popularity:
                 self.popularity.add_dense(dense, delta.popularity, scale)
             if delta.popularity > 0 or pairs:
                 self._first_seen(dense, delta.ts)
             if pairs:
-                extra = self._extra.setdefault(dense, {})
+                row = self._row_for(dense)
                 for other, amount in pairs.items():
-                    extra[other] = extra.get(other, 0.0) + amount
-                self._cache.pop(dense, None)
+                    row.add(other, amount)
 
     def apply_row(self, row: PublishedRow) -> None:
         """Install an item's row as its aggregator published it (it replaces the previous version and every
@@ -107,25 +147,20 @@ class ItemSignals:
         factor = self.decay.scale_at(row.clock)
         dense = self.ids.ensure(row.item_id)
         neighbours = self.ids.ensure_many(row.neighbour_ids)
-        self._base[dense] = Row(neighbours, np.asarray(row.neighbour_values, dtype=np.float64) * factor)
+        installed = self._rows[dense] = _Row(neighbours, np.asarray(row.neighbour_values, dtype=np.float64) * factor,
+                                             True)
         pop = row.popularity * factor
         pending = self._pending.pop(dense, None)
-        self._extra.pop(dense, None)
-        self._cache.pop(dense, None)
-        self._base_pop.pop(dense, None)
         if pending:
             marks = row.watermarks
             left = [p for p in pending if p.source is None or p.source[1] > marks.get(p.source[0], -1)]
-            if left:
+            if left:  # own deltas the row does not hold yet: they count on top of it
                 self._pending[dense] = left
-                self._base_pop[dense] = pop
-                extra: dict[int, float] = {}
+                installed.ids, installed.raw = installed.ids.copy(), installed.raw.copy()
                 for p in left:
                     pop += p.popularity
                     for other, amount in p.pairs.items():
-                        extra[other] = extra.get(other, 0.0) + amount
-                if extra:
-                    self._extra[dense] = extra
+                        installed.add(other, amount)
         self.popularity.put_dense(dense, pop)
         if row.first_seen is not None:
             self._first_seen(dense, row.first_seen)
@@ -143,37 +178,18 @@ class ItemSignals:
         if dense < len(self.first_seen_at):
             self.first_seen_at[dense] = np.nan
         row = self.row(dense)
-        for store in (self._base, self._extra, self._pending, self._cache, self._base_pop):
-            store.pop(dense, None)
+        self._rows.pop(dense, None)
+        self._pending.pop(dense, None)
         for other in row.ids.tolist():
-            base = self._base.get(other)
-            if base is not None and dense in base.ids:
-                keep = base.ids != dense
-                self._base[other] = Row(base.ids[keep], base.raw[keep])
-            extra = self._extra.get(other)
-            if extra is not None:
-                extra.pop(dense, None)
-            self._cache.pop(other, None)
+            found = self._rows.get(other)
+            if found is not None:
+                found.drop(dense)
 
     # ---- reads --------------------------------------------------------------------------------
     def row(self, dense: int) -> Row:
-        """The co-occurrence row of an item as it counts now (installed + extras), raw values."""
-        cached = self._cache.get(dense)
-        if cached is not None:
-            return cached
-        extra = self._extra.get(dense)
-        base = self._base.get(dense)
-        if not extra:
-            return base if base is not None else Row(_EMPTY_IDS, _EMPTY_RAW)
-        if base is None:  # learned in place: the extras are the row
-            merged = extra
-        else:
-            merged = dict(zip(base.ids.tolist(), base.raw.tolist()))
-            for other, amount in extra.items():
-                merged[other] = merged.get(other, 0.0) + amount
-        row = self._cache[dense] = Row(np.fromiter(merged, dtype=np.int64, count=len(merged)),
-                                       np.fromiter(merged.values(), dtype=np.float64, count=len(merged)))
-        return row
+        """The co-occurrence row of an item as it counts now (installed + own deltas, or learned), raw values."""
+        found = self._rows.get(dense)
+        return found.view() if found is not None else Row(_EMPTY_IDS, _EMPTY_RAW)
 
     def cosines(self, dense: int) -> tuple[np.ndarray, np.ndarray]:
         """(neighbour dense ids, cosine) of an item's row; neighbours nobody touched are left out."""
@@ -257,7 +273,7 @@ class ItemSignals:
         names = self.ids.names
         scale = self.decay.scale()
         rows = {}
-        for dense in set(self._base) | set(self._extra):
+        for dense in self._rows:
             row = self.row(dense)
             rows[names[dense]] = dict(zip(self.ids.name_of(row.ids.tolist()), (row.raw / scale).tolist()))
         return {"options": self.options.__dict__, "popularity": self.popularity.to_state(), "clock": self.decay.clock,
@@ -273,8 +289,8 @@ class ItemSignals:
             signals.popularity.put_dense(signals.ids.ensure(key), float(value))
         for key, row in state["co"].items():
             if row:
-                signals._base[signals.ids.ensure(key)] = Row(signals.ids.ensure_many(list(row)),
-                                                             np.fromiter(row.values(), np.float64, len(row)))
+                signals._rows[signals.ids.ensure(key)] = _Row(signals.ids.ensure_many(list(row)),
+                                                              np.fromiter(row.values(), np.float64, len(row)), True)
         for key, ts in state["first_seen"].items():
             signals._first_seen(signals.ids.ensure(key), float(ts))
         return signals
@@ -285,12 +301,10 @@ class ItemSignals:
         if shrink is None:
             return
         self.popularity.rescale(shrink)
-        self._base = {d: Row(r.ids, r.raw * shrink) for d, r in self._base.items()}
-        self._extra = {d: {o: v * shrink for o, v in row.items()} for d, row in self._extra.items()}
+        for row in self._rows.values():
+            row.raw = row.raw * shrink  # a copy: an installed row may share its array with a published row
         self._pending = {d: [_Pending(p.source, p.popularity * shrink, {o: v * shrink for o, v in p.pairs.items()})
                              for p in ps] for d, ps in self._pending.items()}
-        self._base_pop = {d: v * shrink for d, v in self._base_pop.items()}
-        self._cache.clear()
 
     def _fit_first_seen(self) -> None:
         if len(self.first_seen_at) < len(self.ids):
@@ -302,13 +316,16 @@ class ItemSignals:
         if not known <= ts:  # NaN (unknown) or later
             self.first_seen_at[dense] = ts
 
-    def _bump(self, a: int, b: int, amount: float) -> None:
-        row = self._extra.get(a)
+    def _row_for(self, dense: int) -> _Row:
+        row = self._rows.get(dense)
         if row is None:
-            row = self._extra[a] = {}
-        row[b] = row.get(b, 0.0) + amount
-        self._cache.pop(a, None)
-        if a not in self._base and len(row) > self.options.max_neighbours:
+            row = self._rows[dense] = _Row(np.zeros(8, dtype=np.int64), np.zeros(8), False)
+            row.n = 0
+        return row
+
+    def _bump(self, a: int, b: int, amount: float) -> None:
+        row = self._row_for(a)
+        row.add(b, amount)
+        if not row.installed and row.n > self.options.max_neighbours:
             # prune the weakest fifth at once so pruning is amortised, not per insert
-            keep = sorted(row.items(), key=lambda kv: kv[1], reverse=True)[: int(self.options.max_neighbours * 0.8)]
-            self._extra[a] = dict(keep)
+            row.keep_strongest(int(self.options.max_neighbours * 0.8))
