@@ -149,7 +149,7 @@ def test_bad_options_are_refused(kwargs, message):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is valid")
 def test_cuda_without_a_gpu_is_refused():
     with pytest.raises(EncoderConfigError, match="CUDA is not available"):
-        EncoderOptions(device="cuda")
+        load_encoder(EncoderOptions(device="cuda"))
 
 
 def test_length_sorted_batches_cover_every_index_once():

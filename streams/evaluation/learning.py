@@ -12,10 +12,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from index import IndexOptions, build_index
+
+from ..core.catalogue import Catalogue
 from ..core.learning.adapter import Adapter
 from ..core.learning.features import LEARNED_FEATURES
 from ..core.learning.model import BoosterModel, LinearModel, check_rows
@@ -23,16 +26,20 @@ from ..core.learning.pairs import pairs_of
 from ..core.learning.scorer import LearnedScorer
 from ..core.learning.space import TunedIndex
 from ..core.learning.training import AdapterTrainer, TrainerOptions, VectorTable
+from ..core.learning.trend import PopularityTrend
 from ..core.profiles import Profile
+from ..core.ranking import Ranker, RankingOptions, RankingWeights
+from ..core.ranking.candidates import DEFAULT_FILTER
+from ..core.recommender import Recommender
 from ..core.records import Event
+from ..core.signals import ItemSignals, SignalOptions
 from ..errors import ImproperlyConfigured
-from .methods import StreamrecMethod
+from .stream_methods import LEARNED, TUNED, Sharding, StreamrecMethod
 
 #: tuned content alone: the adapter's vectors, nothing else
 TUNED_CONTENT = LinearModel({"content": 1.0}, "tuned-content")
-#: the learned method before its ranker is fitted: the hand-set blend over the same features
-HAND_SET = LinearModel({"content": 1.0, "collab": 1.0, "popularity": 0.15, "category": 0.1, "freshness": 0.05},
-                       "hand-set")
+#: the learned method before its ranker is fitted: the hand-set blend (RankingWeights' defaults) over the same features
+HAND_SET = LinearModel(asdict(RankingWeights()), "hand-set")
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,10 @@ class OnlineAdapter:
 class LearningMethod(StreamrecMethod):
     """A streamrec method ranking through a LearnedScorer (tuned content, or the learned ranker)."""
 
+    def __init__(self, name: str, recommenders: list[Recommender], sharding: Sharding, online: OnlineAdapter) -> None:
+        super().__init__(name, recommenders, sharding)
+        self.online = online  # the adapter that keeps learning under this method's tuned index
+
     def use_model(self, model) -> None:
         """Rank from now on with another model (the fitted booster, at the fit boundary)."""
         self.recommenders = [r.with_ranker(r.ranker.with_scorer(r.ranker.scorer.with_model(model)))
@@ -157,8 +168,6 @@ def group_rows(method: LearningMethod, profile: Profile, shown: list[str], targe
     query = profile.query_vector()
     hits = ranker.index.search_rows(query[None, :], [ranker.options.content_candidates])[0][0] \
         if query is not None else []
-    from ..core.ranking.candidates import DEFAULT_FILTER
-
     pool = scorer.candidates(ranker, profile, hits, ranker.options.k, DEFAULT_FILTER)
     if target not in pool:
         # the ranker only ever orders its pool: a next item from outside it teaches features of items it never
@@ -226,19 +235,10 @@ def fit_ranker(groups: RankerGroups, options: RankerFitOptions = RankerFitOption
     return RankerFit(model, len(groups), sum(len(g) for g in groups.rows), booster.current_iteration(), score)
 
 
-def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, index, catalogue, model_version: str,
-                           ranking, signals, sharding, options: AdapterOptions | None) -> list[LearningMethod]:
+def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, index, catalogue: Catalogue,
+                           model_version: str, ranking: RankingOptions, signals: SignalOptions, sharding: Sharding,
+                           options: AdapterOptions | None) -> list[LearningMethod]:
     """Tuned content and the learned ranker over one TunedIndex, which one OnlineAdapter keeps learning."""
-    from dataclasses import replace
-
-    from index import IndexOptions, build_index
-
-    from ..core.learning.trend import PopularityTrend
-    from ..core.ranking import Ranker
-    from ..core.recommender import Recommender
-    from ..core.signals import ItemSignals
-    from .methods import LEARNED, TUNED
-
     if sharding.workers != 1 or sharding.signals != "inplace":
         raise ImproperlyConfigured("the learning methods (streamrec-tuned, streamrec-learned) replay one worker "
                                    "with in-place signals; leave them out with --methods to simulate several")
@@ -250,10 +250,7 @@ def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, inde
         if name not in names:
             continue
         view = ItemSignals(signals)
-        opts = replace(ranking, weights=ranking.weights)
         scorer = LearnedScorer(model, PopularityTrend(signals.half_life_seconds) if name == LEARNED else None)
-        recommender = Recommender(Ranker(tuned, catalogue, view, opts, scorer), None, model_version, clock=lambda: 0.0)
-        method = LearningMethod(name, [recommender], sharding)
-        method.online = online
-        out.append(method)
+        recommender = Recommender(Ranker(tuned, catalogue, view, ranking, scorer), None, model_version, clock=lambda: 0.0)
+        out.append(LearningMethod(name, [recommender], sharding, online))
     return out
