@@ -10,7 +10,8 @@ import time
 import pytest
 
 from streams.cli.main import main
-from streams.cli.produce import RateLimiter, csv_record
+from streams.cli.produce import RateLimiter
+from streams.core.lines import csv_record
 from streams.errors import ImproperlyConfigured
 from streams.local.broker import free_port
 from streams.local.cluster import publish, read_topic

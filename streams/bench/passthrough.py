@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     """Build the bare app and run it until SIGTERM."""
     import faust
 
-    from ..runtime.faust_compat import tuned_app_class
+    from ..runtime.faust_compat import quiet_worker, tuned_app_class
 
     broker_url, in_topic, out_topic, data_dir = argv
     settings = Settings(broker=broker_url)
@@ -58,8 +58,7 @@ def main(argv: list[str]) -> int:
         async for event in stream.events():
             await sink.send(key=event.key, value=event.value)
 
-    worker = faust.Worker(app, loglevel="warning", quiet=True)
-    worker.spinner = None  # as the streamrec worker does: the spinner turns every debug log call into a record
+    worker = quiet_worker(faust.Worker(app, loglevel="warning", quiet=True))  # as the streamrec worker runs
     worker.execute_from_commandline()
     return 0
 

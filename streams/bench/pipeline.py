@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     broker = LocalBroker.start(log_path=workdir / "broker.log")
     bench_settings = settings.model_copy(update={"broker": broker.url})
     ensure_topics(bench_settings)
-    ensure_topics(bench_settings, [PT_IN, PT_OUT], compacted=["-"])  # "-": none of these is compacted
+    ensure_topics(bench_settings, [PT_IN, PT_OUT])
     phases: list[Phase] = []
     workers: list[WorkerProcess] = []
     try:
