@@ -13,6 +13,7 @@ import signal
 import time
 
 import pytest
+from support import TopicNames, load_catalogue
 
 from streams.local.broker import free_port
 from streams.local.cluster import LocalBroker, WorkerProcess, publish, read_topic, wait_for
@@ -23,6 +24,7 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 ITEMS = catalogue(per_category=2)
+DEFAULT_TOPICS = TopicNames("")  # each test's broker is its own: the default names
 
 
 def views(prefix: str, n: int) -> list[tuple[str, dict]]:
@@ -41,8 +43,7 @@ def test_a_worker_started_before_its_broker_waits_then_serves(tmp_path):
         assert worker.process.poll() is None, "the worker waits for its broker instead of exiting"
         broker = LocalBroker.start(port=port, log_path=tmp_path / "broker.log")
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
         publish(broker.bootstrap, "events", views("early", 5))
         assert len(read_topic(broker.bootstrap, "recommendations", count=5, timeout=60)) == 5
         log = worker.log_path.read_text()
@@ -58,8 +59,7 @@ def test_a_frozen_broker_costs_no_event_its_list(own_broker, tmp_path):
     worker = WorkerProcess.start(broker.url, tmp_path / "worker")
     try:
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
         pid = worker.process.pid
         publish(broker.bootstrap, "events", views("before", 20))
         assert len(read_topic(broker.bootstrap, "recommendations", count=20, timeout=60)) == 20
@@ -83,8 +83,7 @@ def test_a_broker_that_goes_away_and_comes_back_finds_the_worker_alive(tmp_path)
     worker = WorkerProcess.start(broker.url, tmp_path / "worker")
     try:
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
         publish(broker.bootstrap, "events", views("before", 10))
         assert len(read_topic(broker.bootstrap, "recommendations", count=10, timeout=60)) == 10
         port, pid = broker.port, worker.process.pid

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from support import load_catalogue
 
 from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
@@ -24,9 +25,8 @@ def topics(module_topics):
 def worker(kafka, topics, workers):
     w = workers.start(topics)
     w.wait_ready(timeout=180)
-    bad_items = [("x1", b'{"item_id": "x1"}'), ("x2", b"\x00\x01 not json")]
-    publish(kafka.bootstrap, topics.items, [(i["item_id"], i) for i in ITEMS] + bad_items)
-    wait_for(lambda: w.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+    publish(kafka.bootstrap, topics.items, [("x1", b'{"item_id": "x1"}'), ("x2", b"\x00\x01 not json")])  # bad items
+    load_catalogue(kafka, topics, w, ITEMS)
     return w
 
 
