@@ -114,7 +114,7 @@ class JournalBatches:
 class TopicNames:
     """The contract's topics and the consumer group under one prefix, so tests share a broker, not data.
 
-    ``env`` configures a worker (STREAMREC_TOPIC_*, STREAMREC_APP_ID); ``settings`` a tool in process.
+    ``env`` configures a worker or a command (STREAMREC_TOPIC_*, STREAMREC_APP_ID).
     """
 
     prefix: str
@@ -155,9 +155,6 @@ class TopicNames:
     def env(self) -> dict[str, str]:
         names = {setting: self.name(setting) for setting in (*CONTRACT_TOPICS, "app_id")}
         return {env_name(setting): value for setting, value in names.items()}
-
-    def settings(self, broker: LocalBroker, **overrides: Any) -> Settings:
-        return Settings(broker=broker.url, **{s: self.name(s) for s in (*CONTRACT_TOPICS, "app_id")}, **overrides)
 
 
 _namespaces = itertools.count(1)
