@@ -55,14 +55,19 @@ config-table: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/streamrec demo
 
+# Test files run in TEST_WORKERS processes (pytest-xdist), a file's tests in one of them: much of a real-worker
+# test is waiting (group joins, quiet windows), which the other process fills. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST := HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra tests
+	$(PYTEST) tests
 
 test-unit: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra -m "not integration" tests
+	$(PYTEST) -m "not integration" tests
 
 test-integration: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra -m integration tests
+	$(PYTEST) -m integration tests
 
 bench: $(STAMP)
 	$(BIN)/streamrec bench encode

@@ -12,6 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .options import DEVICES
+
 BRANDS = ["Acme", "Nordika", "Vela", "Kestrel", "Orbit", "Lumen", "Tundra", "Marlow", "Zephyr", "Halcyon",
           "Brava", "Cobalt", "Fjord", "Pinecrest", "Solace", "Rivet"]
 ADJECTIVES = ["lightweight", "waterproof", "organic", "ergonomic", "vintage", "compact", "wireless", "insulated",
@@ -68,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the benchmark's options to `parser`."""
     parser.add_argument("--n", type=int, default=4000, help="number of texts (default 4000)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size for both encoders (default 64)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="device (default auto)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="device (default auto)")
     parser.add_argument("--model-path", type=Path, default=None, help="local HF model dir (default: packaged all-MiniLM-L6-v2)")
     parser.add_argument("--max-length", type=int, default=128, help="token limit for both encoders (default 128)")
     parser.add_argument("--num-threads", type=int, default=None, help="torch CPU threads (default: one per usable CPU)")
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                              max_length=args.max_length, num_threads=args.num_threads)
     texts = product_texts(args.n)
     ours = load_encoder(options)
-    device = options.torch_device()
+    device = ours.device
     st = SentenceTransformer(str(options.resolved_model_path()), device=str(device))
     st.max_seq_length = args.max_length  # same truncation as ours, so vectors are comparable
     if device.type == "cuda":  # same precision as ours on GPU, else we would time fp32 against half

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .errors import EncoderConfigError
 from .options import usable_cpus
 
 
@@ -12,9 +13,11 @@ def cuda_available() -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
-    """Map "auto"/"cpu"/"cuda" to a torch.device ("auto" prefers CUDA)."""
+    """Map "auto"/"cpu"/"cuda" (options.DEVICES) to a torch.device; "auto" prefers CUDA, "cuda" needs it."""
     if name == "auto":
         return torch.device("cuda" if cuda_available() else "cpu")
+    if name == "cuda" and not cuda_available():
+        raise EncoderConfigError("device 'cuda' was asked for but CUDA is not available")
     return torch.device(name)
 
 

@@ -1,4 +1,4 @@
-"""Encoder options: which model, on which device, in what batch shape."""
+"""Encoder options: which model, on which device, in what batch shape (plain values: no torch here)."""
 from __future__ import annotations
 
 import os
@@ -54,11 +54,6 @@ class EncoderOptions:
             raise EncoderConfigError(f"encoder max_length must be >= {MIN_MAX_LENGTH}, got {self.max_length}")
         if self.num_threads is not None and self.num_threads < 1:
             raise EncoderConfigError(f"encoder num_threads must be >= 1 or None, got {self.num_threads}")
-        if self.device == "cuda":
-            from .device import cuda_available  # lazy: keeps `import encoders` free of torch
-
-            if not cuda_available():
-                raise EncoderConfigError("encoder device 'cuda' was asked for but CUDA is not available")
         path = self.resolved_model_path()
         if not (path / "config.json").is_file():
             raise EncoderConfigError(f"model path {path} is not a Hugging Face model directory (no config.json)")
@@ -70,9 +65,3 @@ class EncoderOptions:
     def model_name(self) -> str:
         """A readable model name for the version string (the folder name; the packaged model's own name)."""
         return PACKAGED_MODEL_NAME if self.model_path is None else self.resolved_model_path().name
-
-    def torch_device(self):
-        """The torch.device to run on ("auto" → cuda when available, else cpu)."""
-        from .device import resolve_device
-
-        return resolve_device(self.device)

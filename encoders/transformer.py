@@ -12,7 +12,7 @@ from transformers.utils import logging as hf_logging
 
 from .base import Encoder
 from .batching import chunk_ranges, length_sorted_batches, prefetched
-from .device import configure_cpu_threads, inference_dtype, to_device
+from .device import configure_cpu_threads, inference_dtype, resolve_device, to_device
 from .errors import EncoderConfigError
 from .options import EncoderOptions
 from .pooling import check_mean_pooling, l2_normalise, mean_pool
@@ -68,7 +68,7 @@ class TransformerEncoder(Encoder):
         model_dir = options.resolved_model_path()
         self.pooling = check_mean_pooling(model_dir)  # before loading: a model pooled otherwise is refused
         self.options = options
-        self.device = options.torch_device()
+        self.device = resolve_device(options.device)
         if self.device.type == "cpu":  # before the first forward pass, so it already runs on the final OpenMP pool
             configure_cpu_threads(options.num_threads)
         self.tokenizer = load_tokenizer(model_dir)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from encoders.options import MIN_MAX_LENGTH, EncoderOptions, usable_cpus
+from encoders.options import DEVICES, MIN_MAX_LENGTH, EncoderOptions, usable_cpus
 from index.options import IndexOptions
 
 from .core.learning.options import TrainerOptions
@@ -27,6 +27,8 @@ from .core.records import DEFAULT_EVENT_WEIGHTS
 from .core.signals import SignalOptions
 
 _DAY = 86400.0
+#: the most items one list or search may ask for (STREAMREC_K and the HTTP ?k= alike)
+MAX_K = 200
 
 
 class Settings(BaseSettings):
@@ -163,7 +165,7 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         None, description="a local sentence-transformers model folder with mean pooling (BERT family); "
         "default: the packaged all-MiniLM-L6-v2")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="`auto` (CUDA when present), `cpu`, `cuda`")
+    device: Literal[DEVICES] = Field("auto", description="`auto` (CUDA when present), `cpu`, `cuda`")
     encode_batch_size: int = Field(EncoderOptions.batch_size, ge=1, description="texts per encoder batch")
     max_length: int = Field(EncoderOptions.max_length, ge=MIN_MAX_LENGTH, le=512,
                             description="encoder token limit per text")
@@ -185,7 +187,7 @@ class Settings(BaseSettings):
         1, ge=1, description="OpenMP threads per FAISS call (per-batch searches are small)")
 
     # ranking
-    k: int = Field(RankingOptions.k, ge=1, le=200, description="items per recommendation list")
+    k: int = Field(RankingOptions.k, ge=1, le=MAX_K, description="items per recommendation list")
     half_life_days: float = Field(RankingOptions.half_life_seconds / _DAY, gt=0, description="profile time-decay half-life (days)")
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
     weights: Path | None = Field(
@@ -197,7 +199,7 @@ class Settings(BaseSettings):
     trainer_interval: float = Field(30.0, gt=0, description="trainer: seconds between adapter updates")
     trainer_min_pairs: int = Field(TrainerOptions.min_update_pairs, ge=2,
                                    description="trainer: new co-interaction pairs an update waits for")
-    trainer_device: Literal["auto", "cpu", "cuda"] = Field(
+    trainer_device: Literal[DEVICES] = Field(
         "auto", description="trainer: `auto` (CUDA when present), `cpu`, `cuda`")
     event_weights: Annotated[dict[str, float], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS),

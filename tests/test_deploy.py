@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from streams.metrics import Metrics
+from streams.runtime.kafka import contract_topics, topic_configs
 from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,12 +150,13 @@ def test_compose_worker_and_gpu_encoder_roles(compose):
 def test_topic_script_creates_every_contract_topic():
     script = (REPO / "deploy" / "kafka" / "create-topics.sh").read_text()
     settings = Settings()
-    for topic in (settings.topic_items, settings.topic_events, settings.topic_recommendations,
-                  settings.topic_dead_letters, settings.topic_item_vectors, settings.topic_signal_deltas,
-                  settings.topic_signals):
-        assert re.search(rf"^create {re.escape(topic)} ", script, re.M), f"{topic} is not created"
-    assert re.search(r"^create item-vectors .*cleanup\.policy=compact", script, re.M)
-    assert re.search(r"^create streamrec-signals .*cleanup\.policy=compact", script, re.M)
+    configs = topic_configs(settings)
+    for topic in contract_topics(settings):
+        line = re.search(rf"^create {re.escape(topic)} .*$", script, re.M)
+        assert line, f"{topic} is not created"
+        policy = configs.get(topic, {}).get("cleanup.policy")
+        found = re.search(r"cleanup\.policy=([a-z,]+)", line.group(0))
+        assert (found and found.group(1)) == (policy or None), f"{topic}: cleanup.policy should be {policy}"
 
 
 def test_dockerfiles_install_cpu_torch_then_the_project():

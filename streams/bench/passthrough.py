@@ -81,6 +81,8 @@ def _run_faust(kind: str, settings: Settings, broker_url: str, in_topic: str, ou
 
     import faust
 
+    from ..runtime.faust_compat import quiet_worker
+
     app = _faust_app(settings, broker_url, f"streamrec-bench-{kind}", data_dir)
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
     source, sink = app.topic(in_topic, **raw), app.topic(out_topic, **raw)
@@ -98,8 +100,7 @@ def _run_faust(kind: str, settings: Settings, broker_url: str, in_topic: str, ou
                 seq += 1
                 await sink.send(key=b"report", value=report_value(seq, len(batch), time.time()))
 
-    worker = faust.Worker(app, loglevel="warning", quiet=True)
-    worker.spinner = None  # as the streamrec worker does: the spinner turns every debug log call into a record
+    worker = quiet_worker(faust.Worker(app, loglevel="warning", quiet=True))  # as the streamrec worker runs
     worker.execute_from_commandline()
     return 0
 

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     bench_settings = settings.model_copy(update={"broker": broker.url})
     ensure_topics(bench_settings)
     anchor_topics = [topic for kind in args.anchors for topic in ANCHORS[kind][1:]]
-    ensure_topics(bench_settings, anchor_topics, compacted=["-"])  # "-": none of these is compacted
+    ensure_topics(bench_settings, anchor_topics)  # none of these is compacted (not the contract's)
     phases: list[Phase] = []
     workers: list[WorkerProcess] = []
     try:

@@ -71,13 +71,6 @@ def write_table(path: Path) -> bool:
     return new != text
 
 
-def readme_table(path: Path) -> str:
-    """The table as the README has it now."""
-    text = path.read_text(encoding="utf-8")
-    start, end = text.index(BEGIN) + len(BEGIN) + 1, text.index(END)
-    return text[start:end].rstrip("\n")
-
-
 def _default_and_meaning(field: FieldInfo) -> tuple[str, str]:
     description = field.description or ""
     meaning, _, default_text = description.partition("; default: ")

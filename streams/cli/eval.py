@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..errors import ImproperlyConfigured, require_extra
+from .common import choices
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # the installed `streams` package: never written to
@@ -39,8 +40,9 @@ def register(sub) -> None:
                         "deltas through one aggregator (default with several); local: each worker alone")
     parser.add_argument("--signal-neighbours", type=int, metavar="K",
                         help="with shared signals: neighbours per item the aggregator publishes (STREAMREC_SIGNAL_NEIGHBOURS)")
-    parser.add_argument("--signal-tick", type=int, default=50, metavar="N",
-                        help="events between the shared aggregator's publications (default 50 ≈ 250 ms at 200 events/s)")
+    parser.add_argument("--signal-tick", type=int, metavar="N",
+                        help="events between the shared aggregator's publications (default: the replay's, about the "
+                        "worker's 250 ms tick at 200 events/s)")
     parser.set_defaults(run=run)
 
 
@@ -59,7 +61,7 @@ def add_data_flags(parser) -> None:
     parser.add_argument("--cold-items", type=int, default=20, metavar="N",
                         help="items held out of the log and added with no interactions (default 20; 0 = off)")
     parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="encoder device (STREAMREC_DEVICE)")
+    parser.add_argument("--device", choices=choices("device"), help="encoder device (STREAMREC_DEVICE)")
     parser.add_argument("--methods", metavar="LIST",
                         help="comma-separated methods to replay (default: all of them; a wrong name lists the valid ones)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -104,7 +106,7 @@ def sharding(args: argparse.Namespace, settings):
     from ..evaluation.methods import Sharding
 
     workers = getattr(args, "workers", 1)
-    return Sharding(workers=workers, tick=getattr(args, "signal_tick", 50),
+    return Sharding(workers=workers, tick=getattr(args, "signal_tick", None) or Sharding.tick,
                     signals=getattr(args, "signals", None) or ("inplace" if workers == 1 else "shared"),
                     neighbours=getattr(args, "signal_neighbours", None) or settings.signal_neighbours)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..core.lines import count_records, csv_record, messages  # noqa: F401 - csv_record is this command's too
+from ..core.lines import count_records, messages
 from ..errors import BrokerUnavailable, ImproperlyConfigured
 from ..runtime.kafka import connect_producer
-from .common import add_broker_flag
+from .common import add_broker_flag, topic_name
 
 #: seconds to reach the broker before giving up with one error line
 CONNECT_TIMEOUT = 5.0
@@ -136,8 +136,7 @@ def run(args: argparse.Namespace, settings) -> int:
 
 def produce_options(args: argparse.Namespace, settings) -> ProduceOptions:
     """Resolve the topic name, the default key field and the input format from flags and settings."""
-    aliases = {"items": settings.topic_items, "events": settings.topic_events}
-    topic = aliases.get(args.topic, args.topic)
+    topic = topic_name(args.topic, settings)
     default_keys = {settings.topic_items: "item_id", settings.topic_events: "user_id"}
     fmt = args.fmt or ("csv" if args.file.lower().endswith(".csv") else "jsonl")
     if args.rate is not None and args.rate <= 0:

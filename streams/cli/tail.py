@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..core.deadletters import Letter
-from ..runtime.kafka import connect_consumer, wait_for_partitions
-from .common import add_broker_flag
+from ..runtime.kafka import connect_consumer, poll_partitions
+from .common import add_broker_flag, topic_name
 
 _EPILOG = """\
 examples:
@@ -85,53 +85,36 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def topic_name(given: str, settings) -> str:
-    """A short name (items, events, recommendations, item-vectors, dead-letters) through the settings, or as given."""
-    aliases = {"items": settings.topic_items, "events": settings.topic_events,
-               "recommendations": settings.topic_recommendations, "item-vectors": settings.topic_item_vectors,
-               "dead-letters": settings.topic_dead_letters}
-    return aliases.get(given, given)
-
-
 def follow(consumer, options: TailOptions, console: Console) -> int:
-    """Assign every partition of the topic, then print matching lists; returns how many were shown."""
-    from kafka import TopicPartition
-
+    """Read every partition of the topic, then print matching lists; returns how many were shown."""
     quiet_since = time.monotonic()
     # "from the end" means lists published from now on. The message timestamp says so on any broker;
     # the end offset alone does not on tansu, whose end offsets can fall short of the last batch.
     not_before_ms = None if options.from_beginning else time.time() * 1000
-    # the topic may not exist yet (no worker started): wait for it like for a quiet topic
-    partitions = wait_for_partitions(consumer, options.topic, options.timeout, interval=0.5)
-    if not partitions:
-        return 0
-    tps = [TopicPartition(options.topic, p) for p in sorted(partitions)]
-    consumer.assign(tps)
-    if options.from_beginning:
-        consumer.seek_to_beginning(*tps)
-    else:
-        consumer.seek_to_end(*tps)
     shown = 0
-    while not _timed_out(options, quiet_since):
-        for messages in consumer.poll(timeout_ms=200).values():
-            for message in messages:
-                if not_before_ms is not None and 0 < message.timestamp < not_before_ms:
-                    continue
-                record = _decode(message.value)
-                if options.user is not None and _user_of(record, message.key) != options.user:
-                    continue
-                if options.list_topic and message.value is None:  # a forgotten user's tombstone: shown, not a list
-                    show_message(message, record, options, console)
-                    quiet_since = time.monotonic()
-                    continue
-                if options.list_topic:
-                    show(record, message.value, options, console)
-                else:
-                    show_message(message, record, options, console)
-                shown += 1
+    # the topic may not exist yet (no worker started): wait for it like for a quiet topic
+    for messages in poll_partitions(consumer, options.topic, from_beginning=options.from_beginning,
+                                    topic_timeout=options.timeout, interval=0.5):
+        for message in messages:
+            if not_before_ms is not None and 0 < message.timestamp < not_before_ms:
+                continue
+            record = _decode(message.value)
+            if options.user is not None and _user_of(record, message.key) != options.user:
+                continue
+            if options.list_topic and message.value is None:  # a forgotten user's tombstone: shown, not a list
+                show_message(message, record, options, console)
                 quiet_since = time.monotonic()
-                if options.max_lists is not None and shown >= options.max_lists:
-                    return shown
+                continue
+            if options.list_topic:
+                show(record, message.value, options, console)
+            else:
+                show_message(message, record, options, console)
+            shown += 1
+            quiet_since = time.monotonic()
+            if options.max_lists is not None and shown >= options.max_lists:
+                return shown
+        if _timed_out(options, quiet_since):
+            return shown
     return shown
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_worker_flags
+from .common import add_worker_flags, choices
 
 
 def register(sub) -> None:
@@ -17,8 +17,8 @@ def register(sub) -> None:
         epilog="Example: STREAMREC_BROKER=kafka://127.0.0.1:9092 streamrec worker --web-port 6066",
     )
     add_worker_flags(parser)
-    parser.add_argument("--role", choices=["all", "encoder", "ranker"], help="what this worker does (STREAMREC_ROLE)")
-    parser.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error", "critical"],
+    parser.add_argument("--role", choices=choices("role"), help="what this worker does (STREAMREC_ROLE)")
+    parser.add_argument("--log-level", type=str.lower, choices=choices("log_level"),
                         help="log level (STREAMREC_LOG_LEVEL, default info)")
     parser.add_argument("--weights", metavar="FILE",
                         help="blend weights written by `streamrec fit` (STREAMREC_WEIGHTS; default: the packaged ones)")

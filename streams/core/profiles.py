@@ -121,6 +121,29 @@ class Profile:
             self._dense_of = ids
         return self._dense
 
+    def see(self, item_id: str, dense: int | None) -> None:
+        """Note ``item_id`` as the newest seen item (``dense``: its dense id, kept in step with the cache)."""
+        seen = self.seen_ids
+        cache = self._dense
+        if item_id in seen:
+            del seen[item_id]  # moves to the newest end; the set of ids is the same
+            seen[item_id] = None
+            return
+        seen[item_id] = None
+        evicted = None
+        if len(seen) > SEEN_LIMIT:
+            evicted = next(iter(seen))
+            del seen[evicted]
+        if cache is None:
+            return
+        if dense is None or self._dense_of is None:
+            self._dense = None
+            return
+        if evicted is not None:
+            gone = self._dense_of.get(evicted)
+            cache = np.delete(cache, np.flatnonzero(cache == gone)[:1])
+        self._dense = np.append(cache, dense)
+
     def to_dict(self) -> dict:
         """A readable view of everything kept about the user (the vector as a plain list)."""
         return {
@@ -265,28 +288,5 @@ def apply_event(
     if len(applied) > APPLIED_LIMIT:
         del applied[next(iter(applied))]
     if event.item_id is not None:
-        _see(profile, event.item_id, dense)
+        profile.see(event.item_id, dense)
     return profile
-
-
-def _see(profile: Profile, item_id: str, dense: int | None) -> None:
-    seen = profile.seen_ids
-    cache = profile._dense
-    if item_id in seen:
-        del seen[item_id]  # moves to the newest end; the set of ids is the same
-        seen[item_id] = None
-        return
-    seen[item_id] = None
-    evicted = None
-    if len(seen) > SEEN_LIMIT:
-        evicted = next(iter(seen))
-        del seen[evicted]
-    if cache is None:
-        return
-    if dense is None or profile._dense_of is None:
-        profile._dense = None
-        return
-    if evicted is not None:
-        gone = profile._dense_of.get(evicted)
-        cache = np.delete(cache, np.flatnonzero(cache == gone)[:1])
-    profile._dense = np.append(cache, dense)

@@ -12,10 +12,13 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from index import IndexOptions, build_index
+
+from ..core.catalogue import Catalogue
 from ..core.learning.adapter import Adapter
 from ..core.learning.features import LEARNED_FEATURES
 from ..core.learning.model import BoosterModel, LinearModel, check_rows
@@ -23,17 +26,20 @@ from ..core.learning.pairs import pairs_of
 from ..core.learning.scorer import LearnedScorer
 from ..core.learning.space import TunedIndex
 from ..core.learning.training import AdapterTrainer, TrainerOptions, VectorTable
+from ..core.learning.trend import PopularityTrend
 from ..core.profiles import Profile
+from ..core.ranking import Ranker, RankingOptions, RankingWeights
 from ..core.ranking.candidates import DEFAULT_FILTER
+from ..core.recommender import Recommender
 from ..core.records import Event
+from ..core.signals import ItemSignals, SignalOptions
 from ..errors import ImproperlyConfigured
-from .methods import StreamrecMethod
+from .stream_methods import LEARNED, TUNED, Sharding, StreamrecMethod
 
 #: tuned content alone: the adapter's vectors, nothing else
 TUNED_CONTENT = LinearModel({"content": 1.0}, "tuned-content")
-#: the learned method before its ranker is fitted: the hand-set blend over the same features
-HAND_SET = LinearModel({"content": 1.0, "collab": 1.0, "popularity": 0.15, "category": 0.1, "freshness": 0.05},
-                       "hand-set")
+#: the learned method before its ranker is fitted: the hand-set blend (RankingWeights' defaults) over the same features
+HAND_SET = LinearModel(asdict(RankingWeights()), "hand-set")
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,10 @@ class OnlineAdapter:
 
 class LearningMethod(StreamrecMethod):
     """A streamrec method ranking through a LearnedScorer (tuned content, or the learned ranker)."""
+
+    def __init__(self, name: str, recommenders: list[Recommender], sharding: Sharding, online: OnlineAdapter) -> None:
+        super().__init__(name, recommenders, sharding)
+        self.online = online  # the adapter that keeps learning under this method's tuned index
 
     def use_model(self, model) -> None:
         """Rank from now on with another model (the fitted booster, at the fit boundary)."""
@@ -225,19 +235,10 @@ def fit_ranker(groups: RankerGroups, options: RankerFitOptions = RankerFitOption
     return RankerFit(model, len(groups), sum(len(g) for g in groups.rows), booster.current_iteration(), score)
 
 
-def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, index, catalogue, model_version: str,
-                           ranking, signals, sharding, options: AdapterOptions | None) -> list[LearningMethod]:
+def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, index, catalogue: Catalogue,
+                           model_version: str, ranking: RankingOptions, signals: SignalOptions, sharding: Sharding,
+                           options: AdapterOptions | None) -> list[LearningMethod]:
     """Tuned content and the learned ranker over one TunedIndex, which one OnlineAdapter keeps learning."""
-    from dataclasses import replace
-
-    from index import IndexOptions, build_index
-
-    from ..core.learning.trend import PopularityTrend
-    from ..core.ranking import Ranker
-    from ..core.recommender import Recommender
-    from ..core.signals import ItemSignals
-    from .methods import LEARNED, TUNED
-
     if sharding.workers != 1 or sharding.signals != "inplace":
         raise ImproperlyConfigured("the learning methods (streamrec-tuned, streamrec-learned) replay one worker "
                                    "with in-place signals; leave them out with --methods to simulate several")
@@ -249,12 +250,8 @@ def build_learning_methods(names, item_ids: list[str], vectors: np.ndarray, inde
         if name not in names:
             continue
         view = ItemSignals(signals, catalogue.ids)
-        opts = replace(ranking, weights=ranking.weights)
         scorer = LearnedScorer(model, PopularityTrend(signals.half_life_seconds) if name == LEARNED else None)
-        ranker = Ranker(tuned, catalogue, view, opts, scorer)
+        ranker = Ranker(tuned, catalogue, view, ranking, scorer)
         online.on_switch.append(ranker.content.clear)
-        recommender = Recommender(ranker, None, model_version, clock=lambda: 0.0)
-        method = LearningMethod(name, [recommender], sharding)
-        method.online = online
-        out.append(method)
+        out.append(LearningMethod(name, [Recommender(ranker, None, model_version, clock=lambda: 0.0)], sharding, online))
     return out

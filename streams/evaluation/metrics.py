@@ -66,13 +66,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0–100, linear interpolation), None for no values."""
     if not values:
         return None
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile must be within 0..100, got {q}")
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    return float(np.percentile(values, q))
 
 
 def history_cited(cited: Iterable[str], history: Iterable[str]) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import StreamrecError
-from ..runtime.kafka import broker_errors, wait_for_partitions
+from ..runtime.kafka import broker_errors, read_until_quiet
 from .broker import die_with_parent, free_port, start_broker
 
 #: the HTTP token (every scope) of the workers this process starts, unless told another: workers of one cluster
@@ -193,33 +193,14 @@ def read_topic(bootstrap: str, topic: str, *, count: int | None = None, timeout:
 def follow_topic(bootstrap: str, topic: str, *, count: int | None = None, timeout: float = 30.0,
                  from_beginning: bool = True, idle: float | None = None) -> Iterator[dict[str, Any]]:
     """Yield records as they arrive (assign mode); the same stopping rules as :func:`read_topic`."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(bootstrap_servers=[bootstrap], enable_auto_commit=False, group_id=None,
                              fetch_max_wait_ms=50, consumer_timeout_ms=200)
     try:
-        deadline = time.monotonic() + timeout
-        partitions = wait_for_partitions(consumer, topic, timeout)
-        if not partitions:
-            return
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*tps)
-        seen = 0
-        last_record = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=200)
-            if not batch:
-                if idle is not None and time.monotonic() - last_record > idle:
-                    return
-                continue
-            last_record = time.monotonic()
-            for tp, messages in batch.items():
-                for m in messages:
-                    yield _record(m)
-                    seen += 1
-                    if count is not None and seen >= count:
-                        return
+        for message in read_until_quiet(consumer, topic, count=count, idle=idle, timeout=timeout,
+                                        from_beginning=from_beginning):
+            yield _record(message)
     finally:
         consumer.close()
 

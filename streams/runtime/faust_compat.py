@@ -1,7 +1,8 @@
-"""Every private Faust / aiokafka touch streamrec needs, in one place, each with the reason it exists.
+"""Every private or undocumented Faust / aiokafka surface streamrec needs, in one place, each with its reason.
 
-When Faust or aiokafka change, this is the one module to check. Nothing else in streams/ reaches
-for an underscore attribute of either library.
+When Faust or aiokafka change, this is the one module to check (pyproject.toml bounds both). Nothing else
+in streams/ reaches for an underscore attribute of any library: ruff's SLF001 rule, run by
+tests/test_layers.py, allows it in this file only.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def tuned_app_class(fetch_max_wait_ms: int) -> type[faust.App]:
         def _create_worker_consumer(self, transport: Any):
             consumer = super()._create_worker_consumer(transport)
             # aiokafka reads this attribute when start() builds its fetcher, which happens after this
-            consumer._fetch_max_wait_ms = fetch_max_wait_ms  # noqa: SLF001
+            consumer._fetch_max_wait_ms = fetch_max_wait_ms
             return consumer
 
     class TunedConsumer(aiokafka_driver.Consumer):
@@ -57,7 +58,7 @@ def bind_event(event: Any) -> None:
     background buffer reads that attribute to pair each new message with its event, and overwriting it
     made a message arriving during a batch be recorded as an old one (processed twice, the new one lost).
     """
-    faust_streams._current_event.set(weakref.ref(event))  # noqa: SLF001 - Faust has no public setter
+    faust_streams._current_event.set(weakref.ref(event))  # Faust has no public setter
 
 
 def recovering(app: Any) -> bool:
@@ -94,12 +95,12 @@ def aiokafka_producer(app: Any) -> Any:
     Batches sent through it are in the producer Faust flushes before every offset commit, so records
     sent this way are delivered before the events that caused them are committed (at least once).
     """
-    return app.producer._ensure_producer()  # noqa: SLF001
+    return app.producer._ensure_producer()
 
 
 async def force_metadata_update(consumer: Any) -> None:
     """Ask an aiokafka consumer to refresh cluster metadata now (aiokafka has no public call)."""
-    await consumer._client.force_metadata_update()  # noqa: SLF001
+    await consumer._client.force_metadata_update()
 
 
 def aiokafka_auth(app: Any) -> dict[str, Any]:
@@ -107,33 +108,25 @@ def aiokafka_auth(app: Any) -> dict[str, Any]:
     return aiokafka_driver.credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
 
 
-def route_to_key_owner(app: Any, table: Any, match_info: str):
-    """Like Faust's ``app.table_route``, but routing by the key as the *source topic* partitions it.
+def arrival_time(message: Any) -> float | None:
+    """When the consumer handed ``message`` to the worker (monotonic): Faust's monitor stamps ``time_in`` on
+    every message it sees, an attribute Faust does not document."""
+    return getattr(message, "time_in", None)
 
-    ``table_route`` hashes the key as the table's changelog serialises it (``str`` keys as JSON, ``"alice"``
-    with quotes), while the profiles table stores each user's row in the partition of the event that wrote it:
-    the raw user_id key on `events`. The two hashes differ for most users, so with several workers
-    ``table_route`` sent a request to a worker that does not hold the user. This hashes the raw key.
-    """
-    from functools import wraps
 
-    from faust.exceptions import SameNode
-    from faust.web.exceptions import ServiceUnavailable
+def quiet_worker(worker: Any) -> Any:
+    """``worker`` without Faust's terminal spinner (an undocumented attribute): at log level warning or above the
+    spinner sets the root logger to DEBUG, so every aiokafka/Faust debug call builds a LogRecord (~4% of the
+    event agent's time in the pipeline bench)."""
+    worker.spinner = None
+    return worker
 
-    def decorator(fun):
-        @wraps(fun)
-        async def routed(view: Any, request: Any, *args: Any, **kwargs: Any):
-            key = request.match_info[match_info].encode()
-            try:
-                # the changelog's partition for the raw key = the events partition the row was written from
-                dest = app.assignor.key_store(table.changelog_topic.get_topic_name(), key)
-            except KeyError:
-                raise ServiceUnavailable() from None
-            try:
-                return await app.router._route_req(dest, view.web, request)  # noqa: SLF001 - no public call
-            except SameNode:
-                return await fun(view, request, *args, **kwargs)
 
-        return routed
-
-    return decorator
+#: (logger, message template) of aiokafka's per-attempt connection errors, as aiokafka 0.12-0.14 word them
+#: (aiokafka/client.py logs as "aiokafka"); runtime/outage.py summarises them
+AIOKAFKA_CONNECTION_ERRORS = {
+    ("aiokafka", "Unable connect to node with id %s: %s"),
+    ("aiokafka", "Unable to update metadata from %s"),
+    ("aiokafka.consumer.fetcher", "Failed fetch messages from %s: %s"),
+    ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed: %s"),
+}

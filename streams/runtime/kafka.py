@@ -181,9 +181,7 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     compact = {"cleanup.policy": "compact"}
     forget = {"max.compaction.lag.ms": str(int(settings.forget_within * 1000))}
     return {
-        settings.topic_item_vectors: compact,
-        settings.topic_signals: compact,
-        settings.topic_adapters: compact,
+        **{name: compact for name, compacted in contract_topics(settings).items() if compacted},
         settings.topic_recommendations: {"cleanup.policy": "compact,delete",
                                          "retention.ms": str(int(settings.recommendations_retention * 1000)), **forget},
         changelog_topic(settings, "profiles"): {**compact, **forget},
@@ -191,20 +189,19 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
     }
 
 
-def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *, compacted: Iterable[str] = (),
+def ensure_topics(settings: Settings, names: Iterable[str] | None = None, *,
                   connect_timeout: float | None = None) -> str | None:
-    """Create streamrec's topics when missing (idempotent) with their configuration (``topic_configs``); return
-    the cluster id.
+    """Create topics when missing (idempotent) with their configuration (``topic_configs``; any other name gets
+    none); return the cluster id.
 
     ``names`` defaults to the contract's topics and the profiles' changelog (created here, before Faust would
-    create it without the compaction lag). ``compacted``, when given, replaces the configuration: those names
-    are compacted, nothing else is configured.
+    create it without the compaction lag).
     """
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
-    wanted = list(names) if names is not None else contract_topics(settings) + [changelog_topic(settings, "profiles")]
-    configs = {name: {"cleanup.policy": "compact"} for name in compacted} if compacted else topic_configs(settings)
+    wanted = list(names) if names is not None else list(contract_topics(settings)) + [changelog_topic(settings, "profiles")]
+    configs = topic_configs(settings)
     durability = {} if settings.min_insync_replicas is None else {"min.insync.replicas": str(settings.min_insync_replicas)}
     admin = connect_admin(settings, connect_timeout=connect_timeout)
     try:
@@ -280,49 +277,77 @@ def _accepts_connections(server: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def contract_topics(settings: Settings) -> list[str]:
-    """The topics of the wire contract, as configured."""
-    return [
-        settings.topic_items,
-        settings.topic_events,
-        settings.topic_recommendations,
-        settings.topic_dead_letters,
-        settings.topic_item_vectors,
-        settings.topic_signal_deltas,
-        settings.topic_signals,
-        settings.topic_adapters,
-    ]
+#: Every topic of the wire contract — the Settings field that names it → whether it is compacted (only the
+#: latest record per key is kept: every worker reads these whole). deploy/kafka/create-topics.sh creates the
+#: same set (tests/test_deploy.py checks it).
+CONTRACT_TOPICS: dict[str, bool] = {
+    "topic_items": False,
+    "topic_events": False,
+    "topic_recommendations": False,
+    "topic_dead_letters": False,
+    "topic_item_vectors": True,
+    "topic_signal_deltas": False,
+    "topic_signals": True,
+    "topic_adapters": True,
+}
+
+
+def contract_topics(settings: Settings) -> dict[str, bool]:
+    """The contract's topics as configured: name → compacted."""
+    return {getattr(settings, field): compacted for field, compacted in CONTRACT_TOPICS.items()}
 
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def read_messages(settings: Settings, topic: str, *, idle: float = 2.0, timeout: float = 60.0,
-                  connect_timeout: float = 5.0) -> list[Any]:
-    """Every message of ``topic`` from the beginning (assign mode), until ``idle`` quiet seconds or ``timeout``.
-
-    A topic that does not exist yet reads as empty. Messages come back as kafka-python records.
-    """
+def poll_partitions(consumer: Any, topic: str, *, from_beginning: bool = True, topic_timeout: float | None = None,
+                    interval: float = 0.2) -> Iterator[list[Any]]:
+    """The one assign-mode reader: assign every partition of ``topic`` (no consumer group, which hangs on the
+    embedded broker), seek to the beginning or the end, then yield each poll's records (kafka-python records; an
+    empty list when a poll brought none) for as long as the caller reads. Yields nothing when the topic does not
+    appear within ``topic_timeout`` seconds (None: waits for it)."""
     from kafka import TopicPartition
 
+    partitions = wait_for_partitions(consumer, topic, topic_timeout, interval)
+    if not partitions:
+        return
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*tps)
+    while True:
+        yield [record for records in consumer.poll(timeout_ms=200).values() for record in records]
+
+
+def read_until_quiet(consumer: Any, topic: str, *, count: int | None = None, idle: float | None = None,
+                     timeout: float | None = None, from_beginning: bool = True,
+                     topic_timeout: float | None = None) -> Iterator[Any]:
+    """Records of every partition of ``topic`` as they arrive, until ``count`` records, ``idle`` quiet seconds or
+    ``timeout`` seconds in all (the topic's own wait included: ``topic_timeout``, default ``timeout``)."""
+    started = time.monotonic()
+    quiet_since = None  # the quiet clock starts with the first poll, once the topic is there
+    seen = 0
+    for records in poll_partitions(consumer, topic, from_beginning=from_beginning,
+                                   topic_timeout=timeout if topic_timeout is None else topic_timeout):
+        now = time.monotonic()
+        if records or quiet_since is None:
+            quiet_since = now
+        for record in records:
+            yield record
+            seen += 1
+            if count is not None and seen >= count:
+                return
+        if (timeout is not None and now - started >= timeout) or (idle is not None and now - quiet_since >= idle):
+            return
+
+
+def read_messages(settings: Settings, topic: str, *, idle: float = 2.0, timeout: float = 60.0,
+                  connect_timeout: float = 5.0) -> list[Any]:
+    """Every message of ``topic`` from the beginning, until ``idle`` quiet seconds or ``timeout``, in partition and
+    offset order. A topic that does not exist yet reads as empty. Messages come back as kafka-python records."""
     consumer = connect_consumer(settings, connect_timeout=connect_timeout, fetch_max_wait_ms=100)
     try:
-        partitions = wait_for_partitions(consumer, topic, min(idle, timeout))
-        if not partitions:
-            return []
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        out: list[Any] = []
-        deadline = time.monotonic() + timeout
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline and time.monotonic() - quiet_since < idle:
-            batch = consumer.poll(timeout_ms=200)
-            for records in batch.values():
-                out.extend(records)
-            if batch:
-                quiet_since = time.monotonic()
-        return sorted(out, key=lambda m: (m.partition, m.offset))
+        messages = read_until_quiet(consumer, topic, idle=idle, timeout=timeout, topic_timeout=min(idle, timeout))
+        return sorted(messages, key=lambda m: (m.partition, m.offset))
     finally:
         consumer.close()

@@ -12,13 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-#: (logger, message template) of aiokafka's per-attempt connection errors (aiokafka 0.12)
-CONNECTION_ERRORS = {
-    ("aiokafka", "Unable connect to node with id %s: %s"),  # aiokafka/client.py logs as "aiokafka"
-    ("aiokafka", "Unable to update metadata from %s"),
-    ("aiokafka.consumer.fetcher", "Failed fetch messages from %s: %s"),
-    ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed: %s"),
-}
+from .faust_compat import AIOKAFKA_CONNECTION_ERRORS as CONNECTION_ERRORS
 SUMMARY_EVERY = 60.0  # seconds between "still unreachable" lines
 QUIET_FOR = 10.0  # seconds without a connection error before the broker counts as answering again
 

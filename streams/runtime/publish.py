@@ -9,6 +9,7 @@ import orjson
 
 from ..core.recommender import Outcome
 from .components import Components
+from .faust_compat import arrival_time
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,7 @@ async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Se
 
 
 def seconds_since_arrival(message: Any, batch_started: float) -> float:
-    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts.
-
-    Faust's monitor stamps ``Message.time_in`` (monotonic) as the consumer delivers the message; without
-    that stamp the batch's start is the best bound left.
-    """
-    arrived = getattr(message, "time_in", None)
+    """Seconds since the consumer handed ``message`` to the worker, so the micro-batch wait counts; without
+    Faust's arrival stamp the batch's start is the best bound left."""
+    arrived = arrival_time(message)
     return max(0.0, time.monotonic() - (arrived if arrived else batch_started))

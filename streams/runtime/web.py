@@ -18,10 +18,11 @@ from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
 from ..core.records import checked_id, checked_text
 from ..errors import InvalidMessage
+from ..settings import MAX_K
 from .agents.forget import forget_message
 from .audit import audit
 from .components import Components
-from .faust_compat import recovering, route_to_key_owner
+from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
 from .queries import QueryError, list_filter, positive_int
 
@@ -83,13 +84,15 @@ def register(c: Components) -> None:
     # the query encoder runs in one thread of its own: off the event loop, and one query at a time
     query_encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
 
+    # A user's profile row is written from their events' partition (the table is co-partitioned with `events`),
+    # so a request for a user goes to the worker that consumes that partition of `events`, keyed by the raw id.
     @app.page("/recommendations/{user_id}")
     class Recommendations(View):
-        @route_to_key_owner(app, c.profiles, "user_id")
+        @app.topic_route(c.topics.events, match_info="user_id")
         async def get(self, request, user_id: str):
             """The list the user would get now, under the page's filters (?k=&category=&exclude=&in_stock_only=)."""
             try:
-                k = positive_int(request.query, "k", settings.k, maximum=200)
+                k = positive_int(request.query, "k", settings.k, maximum=MAX_K)
                 filters = list_filter(request.query)
             except QueryError as exc:
                 return self.json({"error": str(exc)}, status=400)
@@ -99,7 +102,7 @@ def register(c: Components) -> None:
 
     @app.page("/users/{user_id}")
     class Users(View):
-        @route_to_key_owner(app, c.profiles, "user_id")
+        @app.topic_route(c.topics.events, match_info="user_id")
         async def delete(self, request, user_id: str):
             """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
             try:
@@ -125,7 +128,7 @@ def register(c: Components) -> None:
 
     @app.page("/users/{user_id}/profile")
     class UserProfile(View):
-        @route_to_key_owner(app, c.profiles, "user_id")
+        @app.topic_route(c.topics.events, match_info="user_id")
         async def get(self, request, user_id: str):
             """What streamrec keeps about a shopper (their access request; the crash tests compare these)."""
             raw = c.profiles.get(user_id)
@@ -171,7 +174,7 @@ def register(c: Components) -> None:
     async def search(web, request):
         """Nearest items to a text (?q=) or to an indexed item (?item_id=): a plain FAISS search."""
         try:
-            k = positive_int(request.query, "k", 10, maximum=200)
+            k = positive_int(request.query, "k", 10, maximum=MAX_K)
         except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         index = c.state.index
@@ -205,8 +208,6 @@ def register(c: Components) -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        if c.settings.role != "encoder":
-            c.metrics.index_items.set(len(c.state.index))
         body, content_type = c.metrics.render()
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})

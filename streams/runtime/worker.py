@@ -26,6 +26,7 @@ from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
+from .faust_compat import quiet_worker
 from .httpauth import load_tokens
 from .kafka import ensure_topics_when_reachable, resolve_broker_kind
 from .profilecache import ProfileCache
@@ -61,7 +62,6 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     metrics = Metrics(registry or CollectorRegistry())
     metrics.build_info.info({"version": __version__, "model_version": encoder.version,
                              "index_kind": type(state.index).__name__, "role": settings.role})
-    metrics.index_items.set(len(state.index))
     log.info("ranking with %s (%s): %s", ranking.weights_label, settings.weights or "packaged with streamrec",
              ", ".join(f"{name}={value:g}" for name, value in zip(FEATURES, ranking.weights.as_array())))
     # learning: the tuned space (STREAMREC_ADAPTER) and the learned ranker (STREAMREC_RANKER_MODEL), if set
@@ -113,9 +113,6 @@ def run(settings: Settings) -> int:
     outage.install()  # a broker outage in one line, not 150 a second
     audit.keep_on()  # audit lines at any log level
     c = build(settings)
-    worker = faust.Worker(c.app, loglevel=settings.log_level, quiet=True)
-    # At log level warning or above Faust's terminal spinner sets the root logger to DEBUG, so every
-    # aiokafka/Faust debug call builds a LogRecord (~4% of the event agent's time in the pipeline bench)
-    worker.spinner = None
+    worker = quiet_worker(faust.Worker(c.app, loglevel=settings.log_level, quiet=True))
     worker.execute_from_commandline()
     return 0

@@ -18,5 +18,5 @@ class TrainerOptions:
     validation_every: int = 10  # every n-th pair is held out
     validation_pairs: int = 4096  # the most recent held-out pairs that decide publication
     min_update_pairs: int = 2000  # an update waits for at least this many new training pairs
-    device: str = "auto"  # auto: CUDA when present, else CPU
+    device: str = "auto"  # one of encoders.options.DEVICES; auto: CUDA when present, else CPU
     seed: int = 0

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from encoders.device import resolve_device
+
 from .adapter import Adapter
 from .options import TrainerOptions
 from .pairs import Pair
@@ -93,13 +95,6 @@ class _Ring:
         """Indices of the latest n entries."""
         n = min(n, len(self))
         return (np.arange(self.count - n, self.count) % self.size).astype(np.int64)
-
-
-def resolve_device(name: str) -> torch.device:
-    """auto → CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class AdapterTrainer:

@@ -58,5 +58,4 @@ async def _apply(c: Components, batches: Batches) -> None:
             c.metrics.item_freshness_seconds.observe(max(0.0, now - record.meta.published_at))
     c.metrics.items_upserted.inc(upserted)
     c.metrics.items_deleted.inc(deleted)
-    c.metrics.index_items.set(len(c.state.index))
 

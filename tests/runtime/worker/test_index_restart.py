@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 import urllib.error
 
 import numpy as np
 import pytest
+
+from support import metric
 
 from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
@@ -22,24 +23,14 @@ pytestmark = pytest.mark.integration
 ITEMS = catalogue(per_category=2)  # 40 products
 
 
-def metric(worker, name: str) -> float:
-    match = re.search(rf"^{name} ([0-9.e+-]+)$", worker.get_text("/metrics"), re.M)
-    return float(match.group(1)) if match else 0.0
-
-
-
-
 def searches(worker, ids):
     return {i: [h["item_id"] for h in worker.get_json(f"/search?item_id={i}&k=5")["hits"]] for i in ids}
 
 
-def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tmp_path):
+def test_sigkill_restart_keeps_index_without_reencoding(kafka, topics, workers, tmp_path):
     data_dir = tmp_path / "worker"
     env = {"STREAMREC_SNAPSHOT_INTERVAL": "1"}
-    first = start_worker(data_dir, **env)
-    first.wait_ready(timeout=180)
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-    wait_for(lambda: first.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed", timeout=90)
+    first = workers.loaded(topics, ITEMS, data_dir, **env)
     assert metric(first, "streamrec_encoder_texts_total") == len(ITEMS)
     probe = [i["item_id"] for i in ITEMS[::7]]
     before = searches(first, probe)
@@ -49,9 +40,9 @@ def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tm
 
     first.kill()  # SIGKILL: no shutdown snapshot, no final commit
     late = [{**ITEMS[0], "item_id": f"late-{n}", "title": f"Late arrival {n}"} for n in range(3)]
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in late])
+    publish(kafka.bootstrap, topics.items, [(i["item_id"], i) for i in late])
 
-    second = start_worker(data_dir, **env)
+    second = workers.start(topics, data_dir, **env)
     second.wait_ready(timeout=180)
     wait_for(lambda: second.get_json("/health")["index_items"] == len(ITEMS) + len(late), what="catch-up", timeout=90)
     after = searches(second, probe)
@@ -62,15 +53,15 @@ def test_sigkill_restart_keeps_index_without_reencoding(broker, start_worker, tm
     second.stop()
 
 
-def test_vectors_of_another_model_are_refused(broker, start_worker):
-    worker = start_worker()
+def test_vectors_of_another_model_are_refused(kafka, topics, workers):
+    worker = workers.start(topics)
     worker.wait_ready(timeout=180)
     count = worker.get_json("/health")["index_items"]
     alien = {"item_id": "alien", "model_version": "other-model@deadbeef0000", "dim": 384,
              "vector": base64.b64encode(np.ones(384, dtype=np.float32).tobytes()).decode(),
              "meta": {"item_id": "alien", "title": "Alien", "category": "", "price": None, "in_stock": True, "published_at": 0.0}}
-    publish(broker.bootstrap, "item-vectors", [("alien", alien)])
-    letters = read_topic(broker.bootstrap, "streamrec-dead-letters", timeout=30, idle=5)
+    publish(kafka.bootstrap, topics.item_vectors, [("alien", alien)])
+    letters = read_topic(kafka.bootstrap, topics.dead_letters, timeout=30, idle=5)
     assert any(l["value"]["reason"] == "model_version_mismatch" and l["key"] == "alien" for l in letters)
     assert worker.get_json("/health")["index_items"] == count
     with pytest.raises(urllib.error.HTTPError) as err:

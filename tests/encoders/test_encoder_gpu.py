@@ -21,9 +21,9 @@ def texts() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def cpu_vectors(texts) -> np.ndarray:
-    """fp32 reference vectors from the CPU path."""
-    return load_encoder(EncoderOptions(device="cpu")).encode(texts)
+def cpu_vectors(texts, encoder) -> np.ndarray:
+    """fp32 reference vectors from the CPU path (the session's encoder)."""
+    return encoder.encode(texts)
 
 
 def test_cuda_runs_in_half_precision_close_to_cpu(texts, cpu_vectors):

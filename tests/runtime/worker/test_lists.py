@@ -1,10 +1,12 @@
-"""End to end against the real embedded broker and a real worker process, through the wire contract only."""
+"""A real worker process end to end, through the wire contract only: one explained list per event in order, dead
+letters, the HTTP views and metrics, deleted and sold-out items never recommended."""
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
+from support import load_catalogue
 
 from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
@@ -14,15 +16,17 @@ pytestmark = pytest.mark.integration
 ITEMS = catalogue(per_category=4)  # 80 products across 20 categories
 
 
+@pytest.fixture(scope="module")
+def topics(module_topics):
+    return module_topics  # one worker serves the module
 
 
 @pytest.fixture(scope="module")
-def worker(broker, start_worker):
-    w = start_worker()
+def worker(kafka, topics, workers):
+    w = workers.start(topics)
     w.wait_ready(timeout=180)
-    bad_items = [("x1", b'{"item_id": "x1"}'), ("x2", b"\x00\x01 not json")]
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS] + bad_items)
-    wait_for(lambda: w.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+    publish(kafka.bootstrap, topics.items, [("x1", b'{"item_id": "x1"}'), ("x2", b"\x00\x01 not json")])  # bad items
+    load_catalogue(kafka, topics, w, ITEMS)
     return w
 
 
@@ -30,7 +34,7 @@ def by_id(item_id):
     return next(i for i in ITEMS if i["item_id"] == item_id)
 
 
-def test_one_explained_list_per_event_in_order_and_dead_letters(broker, worker):
+def test_one_explained_list_per_event_in_order_and_dead_letters(kafka, topics, worker):
     tent = next(i for i in ITEMS if i["category"] == "Tents" and i["in_stock"])
     bag = next(i for i in ITEMS if i["category"] == "Sleeping Bags" and i["in_stock"])
     events = [
@@ -43,11 +47,11 @@ def test_one_explained_list_per_event_in_order_and_dead_letters(broker, worker):
     bad = [("alice", b"{oops"), ("bob", json.dumps({"user_id": "bob", "type": "teleport", "item_id": "p1"}).encode())]
     # one burst: several events of one user share a micro-batch. Bob's view comes in a second burst: users
     # on different partitions have no order between them, and his view makes the bag trending for alice.
-    publish(broker.bootstrap, "events", [(e["user_id"], e) for e in events[:2]] + bad[:1])
-    read_topic(broker.bootstrap, "recommendations", count=2, timeout=60)
-    publish(broker.bootstrap, "events", bad[1:] + [(e["user_id"], e) for e in events[2:]])
+    publish(kafka.bootstrap, topics.events, [(e["user_id"], e) for e in events[:2]] + bad[:1])
+    read_topic(kafka.bootstrap, topics.recommendations, count=2, timeout=60)
+    publish(kafka.bootstrap, topics.events, bad[1:] + [(e["user_id"], e) for e in events[2:]])
 
-    recs = read_topic(broker.bootstrap, "recommendations", count=len(events) + 1, timeout=60, idle=5)
+    recs = read_topic(kafka.bootstrap, topics.recommendations, count=len(events) + 1, timeout=60, idle=5)
     assert len(recs) == len(events), "exactly one list per accepted event"
     by_user: dict[str, list[dict]] = {}
     for r in recs:
@@ -72,12 +76,12 @@ def test_one_explained_list_per_event_in_order_and_dead_letters(broker, worker):
     # alice adds the bag at a3: the list published after a2 could not know, the one after a3 excludes it
     assert bag["item_id"] not in {i["item_id"] for i in by_user["alice"][2]["items"]}
 
-    letters = read_topic(broker.bootstrap, "streamrec-dead-letters", count=4, timeout=30, idle=5)
+    letters = read_topic(kafka.bootstrap, topics.dead_letters, count=4, timeout=30, idle=5)
     reasons = sorted(l["value"]["reason"] for l in letters)
     assert reasons == ["bad_type", "invalid_json", "invalid_json", "missing_title"]
     oops = next(l["value"] for l in letters if l["value"]["value"] == "{oops")
-    assert oops["source_topic"] == "events" and oops["offset"] is not None and oops["partition"] is not None
-    binary = next(l["value"] for l in letters if l["value"]["source_topic"] == "items" and l["value"]["reason"] == "invalid_json")
+    assert oops["source_topic"] == topics.events and oops["offset"] is not None and oops["partition"] is not None
+    binary = next(l["value"] for l in letters if l["value"]["source_topic"] == topics.items and l["value"]["reason"] == "invalid_json")
     assert binary["value_base64"] == "AAEgbm90IGpzb24="
 
 
@@ -94,14 +98,14 @@ def test_http_views_and_metrics(worker):
     assert "streamrec_explanation_integrity_violations_total 0.0" in metrics
 
 
-def test_deleted_and_out_of_stock_items_are_never_recommended(broker, worker):
+def test_deleted_and_out_of_stock_items_are_never_recommended(kafka, topics, worker):
     tents = [i for i in ITEMS if i["category"] == "Tents" and i["in_stock"]]
     gone, sold_out = tents[1], tents[2]
-    publish(broker.bootstrap, "items", [(gone["item_id"], None), (sold_out["item_id"], {**sold_out, "in_stock": False})])
+    publish(kafka.bootstrap, topics.items, [(gone["item_id"], None), (sold_out["item_id"], {**sold_out, "in_stock": False})])
     wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS) - 1, what="delete applied")
     time.sleep(1.0)  # the out-of-stock update travels the same path right behind the delete
-    publish(broker.bootstrap, "events", [("carol", {"event_id": "c1", "user_id": "carol", "type": "view", "item_id": tents[0]["item_id"]})])
-    recs = read_topic(broker.bootstrap, "recommendations", timeout=30, idle=4)
+    publish(kafka.bootstrap, topics.events, [("carol", {"event_id": "c1", "user_id": "carol", "type": "view", "item_id": tents[0]["item_id"]})])
+    recs = read_topic(kafka.bootstrap, topics.recommendations, timeout=30, idle=4)
     carol = [r["value"] for r in recs if r["key"] == "carol"]
     assert len(carol) == 1
     ids = {i["item_id"] for i in carol[0]["items"]}

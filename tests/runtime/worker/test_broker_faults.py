@@ -2,6 +2,7 @@
 stops answering for a while (frozen, its data kept) costs no event its list once it answers again, and one
 that goes away and comes back on the same port finds the worker alive, saying so in two lines.
 
+Each test has a broker of its own (it starts it late, freezes it or restarts it), on the default topic names.
 The embedded broker keeps topics in memory only, so a restarted one comes back empty: what it still has
 (nothing) cannot be lost; the test recreates the topics and catalogue, as `streamrec demo` would."""
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import time
 
 import pytest
+from support import TopicNames, load_catalogue
 
 from streams.local.broker import free_port
 from streams.local.cluster import LocalBroker, WorkerProcess, publish, read_topic, wait_for
@@ -22,6 +24,7 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 ITEMS = catalogue(per_category=2)
+DEFAULT_TOPICS = TopicNames("")  # each test's broker is its own: the default names
 
 
 def views(prefix: str, n: int) -> list[tuple[str, dict]]:
@@ -40,8 +43,7 @@ def test_a_worker_started_before_its_broker_waits_then_serves(tmp_path):
         assert worker.process.poll() is None, "the worker waits for its broker instead of exiting"
         broker = LocalBroker.start(port=port, log_path=tmp_path / "broker.log")
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
         publish(broker.bootstrap, "events", views("early", 5))
         assert len(read_topic(broker.bootstrap, "recommendations", count=5, timeout=60)) == 5
         log = worker.log_path.read_text()
@@ -52,25 +54,28 @@ def test_a_worker_started_before_its_broker_waits_then_serves(tmp_path):
             broker.stop()
 
 
-def test_a_frozen_broker_costs_no_event_its_list(broker, start_worker):
-    worker = start_worker()
-    worker.wait_ready(timeout=180)
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-    wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
-    pid = worker.process.pid
-    publish(broker.bootstrap, "events", views("before", 20))
-    assert len(read_topic(broker.bootstrap, "recommendations", count=20, timeout=60)) == 20
-    os.kill(broker.process.pid, signal.SIGSTOP)  # the broker stops answering: requests hang, connections stay
+def test_a_frozen_broker_costs_no_event_its_list(own_broker, tmp_path):
+    broker = own_broker  # frozen below: a broker of this test's own
+    worker = WorkerProcess.start(broker.url, tmp_path / "worker")
     try:
-        time.sleep(15)  # longer than the worker's session timeout
-        assert worker.process.poll() is None and worker.process.pid == pid
+        worker.wait_ready(timeout=180)
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
+        pid = worker.process.pid
+        publish(broker.bootstrap, "events", views("before", 20))
+        assert len(read_topic(broker.bootstrap, "recommendations", count=20, timeout=60)) == 20
+        os.kill(broker.process.pid, signal.SIGSTOP)  # the broker stops answering: requests hang, connections stay
+        try:
+            time.sleep(15)  # longer than the worker's session timeout
+            assert worker.process.poll() is None and worker.process.pid == pid
+        finally:
+            os.kill(broker.process.pid, signal.SIGCONT)
+        publish(broker.bootstrap, "events", views("after", 20))
+        lists = read_topic(broker.bootstrap, "recommendations", timeout=180, idle=20)
+        triggers = {r["value"]["trigger_event_id"] for r in lists}
+        assert {e["event_id"] for _, e in views("before", 20) + views("after", 20)} <= triggers
+        assert worker.process.poll() is None, "the worker rode out the outage"
     finally:
-        os.kill(broker.process.pid, signal.SIGCONT)
-    publish(broker.bootstrap, "events", views("after", 20))
-    lists = read_topic(broker.bootstrap, "recommendations", timeout=180, idle=20)
-    triggers = {r["value"]["trigger_event_id"] for r in lists}
-    assert {e["event_id"] for _, e in views("before", 20) + views("after", 20)} <= triggers
-    assert worker.process.poll() is None, "the worker rode out the outage"
+        worker.stop()
 
 
 def test_a_broker_that_goes_away_and_comes_back_finds_the_worker_alive(tmp_path):
@@ -78,8 +83,7 @@ def test_a_broker_that_goes_away_and_comes_back_finds_the_worker_alive(tmp_path)
     worker = WorkerProcess.start(broker.url, tmp_path / "worker")
     try:
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
+        load_catalogue(broker, DEFAULT_TOPICS, worker, ITEMS)
         publish(broker.bootstrap, "events", views("before", 10))
         assert len(read_topic(broker.bootstrap, "recommendations", count=10, timeout=60)) == 10
         port, pid = broker.port, worker.process.pid

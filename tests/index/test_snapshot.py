@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
+from support import random_units
 
 from index import IndexOptions, Snapshot, build_index, read_snapshot, write_snapshot
 from index.errors import ModelVersionMismatch, SnapshotError
@@ -16,14 +16,9 @@ MODEL = "all-MiniLM-L6-v2@abc123"
 OFFSETS = {"item-vectors:0": 120, "item-vectors:1": 7}
 
 
-def unit(n: int, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def index_of(kind: str, n: int = 300, seed: int = 0):
     index = build_index(IndexOptions(kind=kind, use_gpu="never", nlist=4), DIM)
-    index.upsert([f"p{i}" for i in range(n)], unit(n, seed))
+    index.upsert([f"p{i}" for i in range(n)], random_units(n, DIM, seed))
     return index
 
 
@@ -38,7 +33,7 @@ def test_write_then_read_gives_identical_results(kind, tmp_path):
     assert manifest["kind"] == kind and manifest["count"] == 298 and manifest["dim"] == DIM
     snap = read_snapshot(tmp_path, expected_model_version=MODEL)
     assert isinstance(snap, Snapshot)
-    queries = unit(20, seed=5)
+    queries = random_units(20, DIM, seed=5)
     assert snap.index.search(queries, 10) == index.search(queries, 10)
     assert snap.offsets == OFFSETS and snap.extra == extra and snap.model_version == MODEL
     assert snap.created_at.tzinfo is not None

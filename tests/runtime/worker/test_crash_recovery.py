@@ -1,11 +1,15 @@
 """A worker SIGKILLed in the middle of a replay comes back by itself and ends exactly where a run without
 the crash ends: the same profiles, the same shop-wide signals, the same final lists (real broker, real
-worker processes; the data dir is kept across the restart, as ../shared/notes/tansu.md requires)."""
+worker processes; the data dir is kept across the restart, as ../shared/notes/tansu.md requires).
+
+The two runs go side by side on the session's broker, each on topics and a consumer group of its own."""
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support import TopicNames, load_catalogue, new_topics
 
 from streams.local.cluster import LocalBroker, WorkerProcess, follow_topic, publish, wait_for
 from streams.local.sample import catalogue
@@ -33,24 +37,22 @@ def replay_log(n_events: int = 2400, seed: int = 5) -> list[dict]:
     return events
 
 
-def run(tmp_path, name: str, events: list[dict], crash_after: int | None) -> dict:
-    broker = LocalBroker.start(log_path=tmp_path / f"{name}-broker.log")
+def run(broker: LocalBroker, topics: TopicNames, data_dir, events: list[dict], crash_after: int | None) -> dict:
     workers: list[WorkerProcess] = []
-    data_dir = tmp_path / name
     try:
-        worker = WorkerProcess.start(broker.url, data_dir)
+        worker = WorkerProcess.start(broker.url, data_dir, env=topics.env)
         workers.append(worker)
         worker.wait_ready(timeout=180)
-        publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-        wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed")
-        publish(broker.bootstrap, "events", [(e["user_id"], e) for e in events])
+        load_catalogue(broker, topics, worker, ITEMS)
+        publish(broker.bootstrap, topics.events, [(e["user_id"], e) for e in events])
         triggers: set[str] = set()
-        lists = follow_topic(broker.bootstrap, "recommendations", timeout=600)
+        lists = follow_topic(broker.bootstrap, topics.recommendations, timeout=600)
         for record in lists:
             triggers.add(record["value"]["trigger_event_id"])
             if crash_after is not None and len(triggers) == crash_after:
                 worker.kill()  # SIGKILL: no snapshot, no commit, no goodbye
-                worker = WorkerProcess.start(broker.url, data_dir, log_path=data_dir / "worker-restarted.log")
+                worker = WorkerProcess.start(broker.url, data_dir, env=topics.env,
+                                             log_path=data_dir / "worker-restarted.log")
                 workers.append(worker)
             if len(triggers) == len(events):
                 break
@@ -62,7 +64,6 @@ def run(tmp_path, name: str, events: list[dict], crash_after: int | None) -> dic
     finally:
         for w in workers:
             w.stop()
-        broker.stop()
 
 
 def settled(worker: WorkerProcess) -> bool:
@@ -82,10 +83,12 @@ def snapshot_of(worker: WorkerProcess) -> dict:
 
 
 @pytest.mark.timeout(1800)  # two full runs; minutes on a quiet machine, far more on a loaded one
-def test_a_sigkilled_worker_ends_where_a_crash_free_run_ends(tmp_path):
+def test_a_sigkilled_worker_ends_where_a_crash_free_run_ends(kafka, tmp_path):
     events = replay_log()
-    clean = run(tmp_path, "clean", events, crash_after=None)
-    crashed = run(tmp_path, "crashed", events, crash_after=len(events) // 3)
+    with ThreadPoolExecutor(2) as pool:
+        clean_run = pool.submit(run, kafka, new_topics(), tmp_path / "clean", events, None)
+        crashed_run = pool.submit(run, kafka, new_topics(), tmp_path / "crashed", events, len(events) // 3)
+        clean, crashed = clean_run.result(), crashed_run.result()
     for user in USERS:
         a, b = clean["profiles"][user], crashed["profiles"][user]
         assert b["events"] == a["events"], f"{user}: each event applied once"

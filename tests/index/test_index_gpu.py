@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import random_units
 
 from index import IndexOptions, build_index, load_index
 from index.errors import IndexConfigError
@@ -12,15 +13,10 @@ NO_GPU = "faiss has no GPU support here (faiss-cpu build, or no CUDA device): in
 DIM = 64
 
 
-def unit(n: int, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not gpu_available(), reason=NO_GPU)
 def test_gpu_flat_matches_cpu_through_mutations(tmp_path):
-    ids, x, q = [f"p{i}" for i in range(5000)], unit(5000, 0), unit(64, 1)
+    ids, x, q = [f"p{i}" for i in range(5000)], random_units(5000, DIM, 0), random_units(64, DIM, 1)
     gpu = build_index(IndexOptions(kind="flat", use_gpu="always"), DIM)
     cpu = build_index(IndexOptions(kind="flat", use_gpu="never"), DIM)
     for index in (gpu, cpu):
@@ -38,7 +34,7 @@ def test_gpu_flat_matches_cpu_through_mutations(tmp_path):
         index.upsert(ids[4000:], x[4000:])
     same()
     for index in (gpu, cpu):
-        index.upsert(ids[:100], unit(100, 2))
+        index.upsert(ids[:100], random_units(100, DIM, 2))
         index.delete(ids[100:300])
     same()
     gpu.save(tmp_path)

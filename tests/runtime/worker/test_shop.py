@@ -2,28 +2,23 @@
 its own history (import), its own weights and event types, events and filters over HTTP, forgetting a shopper,
 dead letters listed and replayed after a fix, and the metrics an operator reads.
 
-One broker and one worker serve the module (a second worker replaces the first for the replay at the end).
+One worker serves the module (a second one replaces it for the replay at the end, and a third joins it).
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import urllib.error
 import urllib.parse
-import urllib.request
-from pathlib import Path
 
 import pytest
+from support import cli as run_cli
+from support import http, metric
 
 from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[1]
 ITEMS = catalogue(per_category=4)  # 80 products in 20 categories
 TENTS = [i for i in ITEMS if i["category"] == "Tents"]
 BAGS = [i for i in ITEMS if i["category"] == "Sleeping Bags"]
@@ -32,32 +27,18 @@ T0 = 1_760_000_000.0
 TAKEN_OVER: dict = {}  # the worker that took over at the replay test, joined by a second one in the routing test
 
 
-def cli(broker, *args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The real `streamrec` command line against the module's broker."""
-    full = {**os.environ, "STREAMREC_BROKER": broker.url, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args], input=stdin, capture_output=True,
-                          text=True, timeout=180, env=full, cwd=REPO)
+@pytest.fixture(scope="module")
+def topics(module_topics):
+    return module_topics  # the module's workers share its topics
 
 
-def http(worker, method: str, path: str, body=None) -> tuple[int, dict]:
-    """A real HTTP request to the worker; (status, JSON body) for 2xx and 4xx alike."""
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(worker.web_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **worker.headers})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+def cli(kafka, topics, *args: str, stdin: str | None = None):
+    """The real `streamrec` command line against the module's topics."""
+    return run_cli(kafka, topics, *args, stdin=stdin)
 
 
-def metric(worker, sample: str) -> float:
-    match = re.search(rf"^{re.escape(sample)} ([0-9.e+-]+)$", worker.get_text("/metrics"), re.M)
-    return float(match.group(1)) if match else 0.0
-
-
-def lists_for(broker, user: str, idle: float = 3.0) -> list[dict]:
-    return [r for r in read_topic(broker.bootstrap, "recommendations", timeout=60, idle=idle) if r["key"] == user]
+def lists_for(kafka, topics, user: str, idle: float = 3.0) -> list[dict]:
+    return [r for r in read_topic(kafka.bootstrap, topics.recommendations, timeout=60, idle=idle) if r["key"] == user]
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +50,11 @@ def weights_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def worker(broker, start_worker, weights_file):
-    w = start_worker(STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES)
-    w.wait_ready(timeout=180)
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-    wait_for(lambda: w.get_json("/health")["index_items"] == len(ITEMS), what="catalogue indexed", timeout=120)
-    return w
+def worker(topics, loaded_worker, weights_file):
+    return loaded_worker(topics, ITEMS, STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES)
 
 
-def test_import_warms_profiles_and_signals_without_publishing_lists(broker, worker, tmp_path):
+def test_import_warms_profiles_and_signals_without_publishing_lists(kafka, topics, worker, tmp_path):
     history = [{"event_id": f"h{n}", "user_id": "hist-1", "type": "view", "item_id": TENTS[n % 2]["item_id"],
                 "ts": T0 + 60 * n} for n in range(4)]
     history.append({"user_id": "hist-2", "type": "purchase", "item_id": BAGS[0]["item_id"], "ts": T0})  # no event_id
@@ -89,14 +66,14 @@ def test_import_warms_profiles_and_signals_without_publishing_lists(broker, work
     path = tmp_path / "history.jsonl"
     path.write_text("\n".join(lines) + "\n")
 
-    out = cli(broker, "import", str(path), "--quiet")
+    out = cli(kafka, topics, "import", str(path), "--quiet")
     assert out.returncode == 0, out.stderr
     assert ("applied 5 historical events, skipped 2 duplicates, dead-lettered 2 (missing_ts 1, bad_type 1)"
             in out.stdout), out.stdout + out.stderr
 
     csv_text = "user_id,type,item_id,ts\nhist-3,view,%s,2025-10-09T08:00:00Z\nhist-3,purchase,%s,%d\n" % (
         BAGS[1]["item_id"], BAGS[1]["item_id"], T0)
-    out = cli(broker, "import", "--format", "csv", "-", "--quiet", stdin=csv_text)  # CSV from stdin
+    out = cli(kafka, topics, "import", "--format", "csv", "-", "--quiet", stdin=csv_text)  # CSV from stdin
     assert out.returncode == 0 and "applied 2 historical events, skipped 0 duplicates, dead-lettered 0 " in out.stdout
 
     wait_for(lambda: metric(worker, 'streamrec_history_events_applied_total{type="view"}') == 5, what="history applied")
@@ -106,8 +83,8 @@ def test_import_warms_profiles_and_signals_without_publishing_lists(broker, work
     assert cited & {TENTS[0]["item_id"], TENTS[1]["item_id"]}, "its explanations cite the imported views"
 
     live = {"event_id": "live-1", "user_id": "hist-1", "type": "view", "item_id": BAGS[1]["item_id"], "ts": T0 + 900}
-    publish(broker.bootstrap, "events", [("hist-1", live)])
-    lists = wait_for(lambda: lists_for(broker, "hist-1"), what="the live event's list")
+    publish(kafka.bootstrap, topics.events, [("hist-1", live)])
+    lists = wait_for(lambda: lists_for(kafka, topics, "hist-1"), what="the live event's list")
     assert [r["value"]["trigger_event_id"] for r in lists] == ["live-1"], "history published no list"
     assert TENTS[0]["item_id"] not in {i["item_id"] for i in lists[0]["value"]["items"]}, "imported views count as seen"
     assert lists[0]["value"]["model_version"].endswith("/" + weights_label_of(worker))
@@ -122,7 +99,7 @@ def weights_label_of(worker) -> str:
     return match.group(1)
 
 
-def test_post_events_publishes_valid_batches_and_rejects_invalid_ones(broker, worker):
+def test_post_events_publishes_valid_batches_and_rejects_invalid_ones(kafka, topics, worker):
     status, body = http(worker, "POST", "/events", {"user_id": "web-1", "type": "view", "item_id": TENTS[2]["item_id"]})
     assert status == 202 and body["accepted"] == 1 and len(body["event_ids"]) == 1
     first_id = body["event_ids"][0]
@@ -139,7 +116,7 @@ def test_post_events_publishes_valid_batches_and_rejects_invalid_ones(broker, wo
     assert "type must be one of view, click, add_to_cart, purchase, search" in body["rejected"][0]["detail"]
     assert http(worker, "POST", "/events", b"{not json")[0] == 400
 
-    lists = wait_for(lambda: (found := lists_for(broker, "web-1")) and len(found) >= 3 and found, what="web lists")
+    lists = wait_for(lambda: (found := lists_for(kafka, topics, "web-1")) and len(found) >= 3 and found, what="web lists")
     assert [r["value"]["trigger_event_id"] for r in lists] == [first_id, "w2", "w3"], "w4 was never published"
     assert metric(worker, "streamrec_http_events_accepted_total") == 3
 
@@ -166,93 +143,94 @@ def test_recommendations_take_page_filters_and_validate_every_parameter(worker):
     assert http(worker, "GET", "/search?k=abc")[0] == 400
 
 
-def test_forget_a_shopper_over_http_and_over_kafka(broker, worker):
+def test_forget_a_shopper_over_http_and_over_kafka(kafka, topics, worker):
     secret = "purple unicorn raincoat"
-    publish(broker.bootstrap, "events", [
+    publish(kafka.bootstrap, topics.events, [
         ("forget-me", {"event_id": "f1", "user_id": "forget-me", "type": "search", "query": secret}),
         ("forget-me", {"event_id": "f2", "user_id": "forget-me", "type": "view", "item_id": TENTS[3]["item_id"]}),
         ("forget-too", {"event_id": "g1", "user_id": "forget-too", "type": "view", "item_id": BAGS[3]["item_id"]}),
         ("other", {"event_id": "o1", "user_id": "other", "type": "view", "item_id": TENTS[3]["item_id"]})])
-    wait_for(lambda: len(lists_for(broker, "forget-me", idle=2)) == 2, what="forget-me's lists")
+    wait_for(lambda: len(lists_for(kafka, topics, "forget-me", idle=2)) == 2, what="forget-me's lists")
     assert not worker.get_json("/recommendations/forget-me")["cold_start"]
 
     status, body = http(worker, "DELETE", "/users/forget-me")
     assert (status, body) == (200, {"user_id": "forget-me", "status": "forgotten", "profile_removed": True})
     # the matching control message on Kafka, as a shop's own producer would send it
-    publish_control(broker, "forget-too")
+    publish_control(kafka, topics, "forget-too")
     wait_for(lambda: metric(worker, "streamrec_users_forgotten_total") == 2, what="both forgotten")
     assert http(worker, "DELETE", "/users/never-seen")[1]["profile_removed"] is False
 
-    records = read_topic(broker.bootstrap, "streamrec-profiles-changelog", timeout=60, idle=3)
+    records = read_topic(kafka.bootstrap, topics.changelog("profiles"), timeout=60, idle=3)
     for user in ("forget-me", "forget-too"):
         last = [r for r in records if r["key"] in (user, json.dumps(user))][-1]
         assert last["raw"] is None, f"the table's last word on {user} is a tombstone"
         view = worker.get_json(f"/recommendations/{user}")
         assert view["cold_start"] and secret not in json.dumps(view), "the HTTP view knows nothing of them"
-        recs = read_topic(broker.bootstrap, "recommendations", timeout=60, idle=3)
+        recs = read_topic(kafka.bootstrap, topics.recommendations, timeout=60, idle=3)
         assert [r["raw"] for r in recs if r["key"] == user][-1] is None, "a tombstone on recommendations"
 
-    publish(broker.bootstrap, "events", [("other", {"event_id": "o2", "user_id": "other", "type": "click",
+    publish(kafka.bootstrap, topics.events, [("other", {"event_id": "o2", "user_id": "other", "type": "click",
                                                      "item_id": TENTS[2]["item_id"]})])
-    after = wait_for(lambda: [r for r in lists_for(broker, "other") if r["value"]["trigger_event_id"] == "o2"],
+    after = wait_for(lambda: [r for r in lists_for(kafka, topics, "other") if r["value"]["trigger_event_id"] == "o2"],
                      what="other's next list")
     text = json.dumps(after[0]["value"])
     assert "forget-me" not in text and secret not in text and "forget-too" not in text
 
 
-def publish_control(broker, user: str) -> None:
+def publish_control(kafka, topics, user: str) -> None:
     from streams.local.cluster import producer
 
-    prod = producer(broker.bootstrap)
+    prod = producer(kafka.bootstrap)
     try:
-        prod.send("events", key=user.encode(), value=json.dumps({"control": "forget", "user_id": user}).encode(),
+        prod.send(topics.events, key=user.encode(), value=json.dumps({"control": "forget", "user_id": user}).encode(),
                   headers=[("streamrec-control", b"forget")])
         prod.flush(timeout=30)
     finally:
         prod.close()
 
 
-def test_operators_metrics(worker):
+def test_operators_metrics(topics, worker):
     text = worker.get_text("/metrics")
     for name in ("process_resident_memory_bytes", "process_cpu_seconds_total", "python_info",
                  "python_gc_collections_total", "streamrec_commit_seconds_count"):
         assert re.search(rf"^{name}\b", text, re.M), name
     assert metric(worker, "streamrec_rebalances_total") >= 1
     lagging = {m.group(1) for m in re.finditer(r'^streamrec_consumer_lag\{.*topic="([^"]+)".*\} ', text, re.M)}
-    assert {"item-vectors", "events"} <= lagging, lagging
+    assert {topics.item_vectors, topics.events} <= lagging, lagging
     assert "includes the micro-batch wait" in text
 
 
-def test_dead_letters_are_listed_tailed_and_replayed_after_a_fix(broker, worker, start_worker, weights_file):
-    publish(broker.bootstrap, "events", [("fan-1", {"event_id": "wl-1", "user_id": "fan-1", "type": "wishlist",
+def test_dead_letters_are_listed_tailed_and_replayed_after_a_fix(kafka, topics, worker, workers, weights_file):
+    publish(kafka.bootstrap, topics.events, [("fan-1", {"event_id": "wl-1", "user_id": "fan-1", "type": "wishlist",
                                                      "item_id": TENTS[0]["item_id"]})])
-    listed = wait_for(lambda: (out := cli(broker, "dead-letters", "--idle", "2")).returncode == 0
+    listed = wait_for(lambda: (out := cli(kafka, topics, "dead-letters", "--idle", "2")).returncode == 0
                       and "bad_type  2" in out.stdout and out, what="two bad_type letters")
-    assert "(from events)" in listed.stdout and "missing_ts  1" in listed.stdout
+    assert f"(from {topics.events})" in listed.stdout and "missing_ts  1" in listed.stdout
     assert "type must be one of view, click, add_to_cart, purchase, search, got 'wishlist'" in listed.stdout
-    tail = cli(broker, "tail", "--topic", "dead-letters", "--from-beginning", "--timeout", "3")
-    assert tail.returncode == 0 and "bad_type from events@" in tail.stdout and "missing_ts from events" in tail.stdout
+    tail = cli(kafka, topics, "tail", "--topic", "dead-letters", "--from-beginning", "--timeout", "3")
+    assert tail.returncode == 0 and f"bad_type from {topics.events}@" in tail.stdout
+    assert f"missing_ts from {topics.events}" in tail.stdout
 
     # the fix: the shop configures its wishlist type; a worker with the new configuration takes over
     worker.stop()
-    fixed = start_worker(STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
+    fixed = workers.start(topics, STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
     fixed.wait_ready(timeout=180)
     TAKEN_OVER["worker"] = fixed
-    out = cli(broker, "dead-letters", "--reason", "bad_type", "--replay", "--idle", "2")
+    out = cli(kafka, topics, "dead-letters", "--reason", "bad_type", "--replay", "--idle", "2")
     assert out.returncode == 0 and "replayed 2 letters to their source topics" in out.stdout, out.stdout + out.stderr
-    lists = wait_for(lambda: lists_for(broker, "fan-1"), what="the replayed wishlist event's list")
+    lists = wait_for(lambda: lists_for(kafka, topics, "fan-1"), what="the replayed wishlist event's list")
     assert [r["value"]["trigger_event_id"] for r in lists] == ["wl-1"]
     assert any("from your wishlist activity" in i["explanation"] for i in lists[0]["value"]["items"])
     # the imported wishlist line replays as history: applied, no list
     wait_for(lambda: metric(fixed, 'streamrec_history_events_applied_total{type="wishlist"}') == 1,
              what="the replayed history event applied")
-    assert [r["value"]["trigger_event_id"] for r in lists_for(broker, "hist-1")] == ["live-1"]
+    assert [r["value"]["trigger_event_id"] for r in lists_for(kafka, topics, "hist-1")] == ["live-1"]
 
 
-def test_requests_for_a_user_reach_the_worker_that_holds_them(broker, start_worker, weights_file):
+def test_requests_for_a_user_reach_the_worker_that_holds_them(topics, workers, weights_file):
     """Two workers split the partitions; either one answers for any user, by routing to the user's owner."""
     a = TAKEN_OVER["worker"]
-    b = start_worker(STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
+    b = workers.start(topics, STREAMREC_WEIGHTS=str(weights_file), STREAMREC_EVENT_WEIGHTS=SHOP_TYPES + ",wishlist=3")
     b.wait_ready(timeout=180)
     wait_for(lambda: a.get_json("/health")["assigned_partitions"] and b.get_json("/health")["assigned_partitions"]
              and all(w.get_json("/health")["ready"] for w in (a, b)), what="both workers own partitions", timeout=120)

@@ -12,6 +12,8 @@ import urllib.request
 
 import pytest
 
+from support import load_catalogue
+
 from streams.local.broker import free_port
 from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
@@ -94,8 +96,13 @@ def prometheus_binary():
 
 
 @pytest.fixture(scope="module")
-def worker(broker, start_worker):
-    w = start_worker()
+def topics(module_topics):
+    return module_topics
+
+
+@pytest.fixture(scope="module")
+def worker(topics, workers):
+    w = workers.start(topics)
     w.wait_ready(timeout=180)
     return w
 
@@ -110,18 +117,17 @@ def prometheus(prometheus_binary, worker, tmp_path):
         server.stop()
 
 
-def test_prometheus_scrapes_worker_throughput_latency_and_integrity(broker, worker, prometheus):
+def test_prometheus_scrapes_worker_throughput_latency_and_integrity(kafka, topics, worker, prometheus):
     wait_for(lambda: prometheus.value('up{job="streamrec"}') == 1.0, 30, "the worker target to be up")
     events_before = prometheus.value("sum(streamrec_events_consumed_total)") or 0.0
     lists_before = prometheus.value("streamrec_recommendations_published_total") or 0.0
 
-    publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
-    wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), 90, "the catalogue to be indexed")
+    load_catalogue(kafka, topics, worker, ITEMS)
     users = [f"shopper-{n}" for n in range(6)]
     events = [{"event_id": f"{u}-{j}", "user_id": u, "type": kind, "item_id": ITEMS[(n * 5 + j) % len(ITEMS)]["item_id"]}
               for n, u in enumerate(users) for j, kind in enumerate(["view", "click", "add_to_cart"])]
-    publish(broker.bootstrap, "events", [(e["user_id"], e) for e in events])
-    lists = read_topic(broker.bootstrap, "recommendations", count=len(events), timeout=60)
+    publish(kafka.bootstrap, topics.events, [(e["user_id"], e) for e in events])
+    lists = read_topic(kafka.bootstrap, topics.recommendations, count=len(events), timeout=60)
     assert len(lists) == len(events)
 
     # 1 s scrapes: the increase shows within a few seconds
@@ -150,5 +156,5 @@ def test_prometheus_scrapes_worker_throughput_latency_and_integrity(broker, work
     assert prometheus.value("streamrec_index_items") == len(ITEMS)
     assert prometheus.value('streamrec_build_info{model_version!=""}') == 1.0
     assert prometheus.value("streamrec_index_search_seconds_count") >= 1
-    # the profiles gauge is refreshed every 5 s from RocksDB's key estimate
+    # the profiles gauge reads RocksDB's key estimate when scraped
     wait_for(lambda: (prometheus.value("streamrec_profiles") or 0) >= len(users), 30, "the profiles gauge to count the shoppers")

@@ -1,4 +1,5 @@
-"""`streamrec produce` and `streamrec tail` against a real embedded broker, run in-process through main()."""
+"""`streamrec produce` and `streamrec tail` against the session's real embedded broker, run in-process through
+main(); each test on topics of its own (STREAMREC_TOPIC_* set for it)."""
 from __future__ import annotations
 
 import io
@@ -10,7 +11,8 @@ import time
 import pytest
 
 from streams.cli.main import main
-from streams.cli.produce import RateLimiter, csv_record
+from streams.cli.produce import RateLimiter
+from streams.core.lines import csv_record
 from streams.errors import ImproperlyConfigured
 from streams.local.broker import free_port
 from streams.local.cluster import publish, read_topic
@@ -25,6 +27,14 @@ ITEMS = [
 def _read(broker, topic, count):
     # one more than expected, with an idle stop: a surplus message would show up as a wrong count
     return read_topic(broker.bootstrap, topic, count=count + 1, timeout=30, idle=3)
+
+
+@pytest.fixture
+def broker(kafka, topics, monkeypatch):
+    """The session broker, with this test's topic names as the settings in force."""
+    for name, value in topics.env.items():
+        monkeypatch.setenv(name, value)
+    return kafka
 
 
 # -- pure parts: no broker ---------------------------------------------------------------------------
@@ -63,7 +73,7 @@ def test_rate_limiter_rejects_a_non_positive_rate():
 # -- against the embedded broker ---------------------------------------------------------------------
 
 @pytest.mark.integration
-def test_produce_jsonl_keys_by_item_id_and_sends_bad_lines_unchanged(broker, tmp_path, capsys):
+def test_produce_jsonl_keys_by_item_id_and_sends_bad_lines_unchanged(broker, topics, tmp_path, capsys):
     path = tmp_path / "catalogue.jsonl"
     lines = [json.dumps(i) for i in ITEMS] + ["", "{oops not json"]
     path.write_text("\n".join(lines) + "\n")
@@ -72,8 +82,8 @@ def test_produce_jsonl_keys_by_item_id_and_sends_bad_lines_unchanged(broker, tmp
 
     out = capsys.readouterr().out
     assert code == 0
-    assert "produced 4 messages to items" in out
-    records = _read(broker, "items", 4)
+    assert f"produced 4 messages to {topics.items}" in out
+    records = _read(broker, topics.items, 4)
     assert len(records) == 4
     by_key = {r["key"]: r for r in records}
     assert set(by_key) == {"p1", "p2", "p3", None}
@@ -82,19 +92,20 @@ def test_produce_jsonl_keys_by_item_id_and_sends_bad_lines_unchanged(broker, tmp
 
 
 @pytest.mark.integration
-def test_produce_csv_rows_become_contract_json(broker, tmp_path, capsys):
+def test_produce_csv_rows_become_contract_json(broker, topics, tmp_path, capsys):
     path = tmp_path / "products.csv"
     path.write_text(
         "item_id,title,category,price,in_stock,attributes\n"
         'k1,Cast iron skillet,Cookware,39.95,true,"{""diameter"": ""24 cm""}"\n'
         "k2,Santoku knife,Kitchen Knives,75,false,\n"
     )
-    code = main(["produce", "--broker", broker.url, "--topic", "csv-items", "--key-field", "item_id",
+    topic = topics.prefix + "csv-items"  # a topic outside the contract, named as it is
+    code = main(["produce", "--broker", broker.url, "--topic", topic, "--key-field", "item_id",
                  "--rate", "100", str(path)])
 
     assert code == 0
-    assert "produced 2 messages to csv-items" in capsys.readouterr().out
-    records = sorted(_read(broker, "csv-items", 2), key=lambda r: r["key"])
+    assert f"produced 2 messages to {topic}" in capsys.readouterr().out
+    records = sorted(_read(broker, topic, 2), key=lambda r: r["key"])
     assert [r["key"] for r in records] == ["k1", "k2"]
     assert records[0]["value"] == {"item_id": "k1", "title": "Cast iron skillet", "category": "Cookware",
                                    "price": 39.95, "in_stock": True, "attributes": {"diameter": "24 cm"}}
@@ -103,7 +114,7 @@ def test_produce_csv_rows_become_contract_json(broker, tmp_path, capsys):
 
 
 @pytest.mark.integration
-def test_produce_events_from_stdin_keyed_by_user(broker, monkeypatch, capsys):
+def test_produce_events_from_stdin_keyed_by_user(broker, topics, monkeypatch, capsys):
     events = [{"event_id": f"e{n}", "user_id": user, "type": "view", "item_id": "p1"}
               for n, user in enumerate(["ann", "ben", "ann"])]
     data = "".join(json.dumps(e) + "\n" for e in events).encode()
@@ -112,8 +123,8 @@ def test_produce_events_from_stdin_keyed_by_user(broker, monkeypatch, capsys):
     code = main(["produce", "--broker", broker.url, "--topic", "events", "-"])
 
     assert code == 0
-    assert "produced 3 messages to events" in capsys.readouterr().out
-    records = _read(broker, "events", 3)
+    assert f"produced 3 messages to {topics.events}" in capsys.readouterr().out
+    records = _read(broker, topics.events, 3)
     assert sorted(r["key"] for r in records) == ["ann", "ann", "ben"]
     assert all(r["key"] == r["value"]["user_id"] for r in records)
     # one key → one partition → the user's events stay in order
@@ -135,9 +146,9 @@ def _recommendation(user, event_id, explanation):
 
 
 @pytest.mark.integration
-def test_tail_prints_a_published_list_with_its_explanation(broker, capsys):
+def test_tail_prints_a_published_list_with_its_explanation(broker, topics, capsys):
     text = "Similar to “Ultralight two-person tent”, which you viewed."
-    publish(broker.bootstrap, "recommendations", [("alice", _recommendation("alice", "a1", text))])
+    publish(broker.bootstrap, topics.recommendations, [("alice", _recommendation("alice", "a1", text))])
 
     code = main(["tail", "--broker", broker.url, "--from-beginning", "--max", "1", "--timeout", "20"])
 
@@ -148,8 +159,8 @@ def test_tail_prints_a_published_list_with_its_explanation(broker, capsys):
 
 
 @pytest.mark.integration
-def test_tail_filters_by_user_and_prints_raw_json(broker, capsys):
-    publish(broker.bootstrap, "recommendations", [
+def test_tail_filters_by_user_and_prints_raw_json(broker, topics, capsys):
+    publish(broker.bootstrap, topics.recommendations, [
         ("carol", _recommendation("carol", "c1", "For carol.")),
         ("dave", _recommendation("dave", "d1", "For dave.")),
     ])
@@ -164,14 +175,14 @@ def test_tail_filters_by_user_and_prints_raw_json(broker, capsys):
 
 
 @pytest.mark.integration
-def test_tail_from_the_end_shows_only_lists_published_after_it_started(broker, capsys):
-    publish(broker.bootstrap, "recommendations", [("erin", _recommendation("erin", "old", "Stale list."))])
+def test_tail_from_the_end_shows_only_lists_published_after_it_started(broker, topics, capsys):
+    publish(broker.bootstrap, topics.recommendations, [("erin", _recommendation("erin", "old", "Stale list."))])
     result = {}
     tail = threading.Thread(target=lambda: result.update(code=main(
         ["tail", "--broker", broker.url, "--max", "1", "--timeout", "20"])))
     tail.start()
     time.sleep(2)  # tail is connected and positioned at the end by now
-    publish(broker.bootstrap, "recommendations", [("erin", _recommendation("erin", "new", "Fresh list."))])
+    publish(broker.bootstrap, topics.recommendations, [("erin", _recommendation("erin", "new", "Fresh list."))])
     tail.join(timeout=30)
 
     out = capsys.readouterr().out
@@ -208,3 +219,18 @@ def test_unreachable_broker_is_one_line(argv, tmp_path, capsys):
     assert code == 2
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"streamrec: error: cannot reach Kafka at kafka://127.0.0.1:{port}")
+
+
+def test_produce_puts_headers_on_every_message():
+    import argparse
+
+    from streams.cli.produce import produce_options
+    from streams.errors import ImproperlyConfigured
+    from streams.settings import Settings
+
+    args = argparse.Namespace(topic="events", file="-", fmt=None, rate=None, key_field=None,
+                              header=["streamrec-control=forget", "x=a=b"])
+    options = produce_options(args, Settings())
+    assert options.headers == (("streamrec-control", b"forget"), ("x", b"a=b")) and options.key_field == "user_id"
+    with pytest.raises(ImproperlyConfigured, match="--header takes NAME=VALUE"):
+        produce_options(argparse.Namespace(**{**vars(args), "header": ["novalue"]}), Settings())

@@ -49,17 +49,17 @@ BAD_ITEMS: list[tuple[str, bytes, str]] = [
 ]
 
 
-def test_every_good_event_gets_its_list_and_every_bad_message_its_reason(broker, start_worker):
-    worker = start_worker()
+def test_every_good_event_gets_its_list_and_every_bad_message_its_reason(kafka, topics, workers):
+    worker = workers.start(topics)
     worker.wait_ready(timeout=180)
-    prod = producer(broker.bootstrap, max_request_size=4_000_000)
+    prod = producer(kafka.bootstrap, max_request_size=4_000_000)
     # each bad item alone: a message the broker refused would take its producer batch with it
     for key, value, _ in BAD_ITEMS:
-        prod.send("items", key=key.encode(), value=value)
+        prod.send(topics.items, key=key.encode(), value=value)
         prod.flush()
     for item in ITEMS:
-        prod.send("items", key=item["item_id"].encode(), value=json.dumps(item).encode())
-    prod.send("items", key=b"never-existed", value=None)  # a tombstone for an unknown item: a harmless delete
+        prod.send(topics.items, key=item["item_id"].encode(), value=json.dumps(item).encode())
+    prod.send(topics.items, key=b"never-existed", value=None)  # a tombstone for an unknown item: a harmless delete
     prod.flush()
     wait_for(lambda: worker.get_json("/health")["index_items"] == len(ITEMS), what="good items indexed")
     goods = [good(n) for n in range(40)]
@@ -72,19 +72,19 @@ def test_every_good_event_gets_its_list_and_every_bad_message_its_reason(broker,
     mixed.append(("good-1", json.dumps({"event_id": "unknown-item", "user_id": "good-1", "type": "view",
                                         "item_id": "not-in-the-catalogue"}).encode()))
     for key, value in mixed:
-        prod.send("events", key=key.encode(), value=value)
+        prod.send(topics.events, key=key.encode(), value=value)
     prod.flush()
     prod.close()
 
-    lists = read_topic(broker.bootstrap, "recommendations", timeout=120, idle=10)
+    lists = read_topic(kafka.bootstrap, topics.recommendations, timeout=120, idle=10)
     triggers = {r["value"]["trigger_event_id"] for r in lists}
     assert {f"g{n}" for n in range(40)} | {"unknown-item"} <= triggers, "every good event got its list"
-    letters = [l["value"] for l in read_topic(broker.bootstrap, "streamrec-dead-letters", timeout=60, idle=10)]
+    letters = [l["value"] for l in read_topic(kafka.bootstrap, topics.dead_letters, timeout=60, idle=10)]
     by_source: dict[str, list[str]] = {}
     for letter in letters:
         by_source.setdefault(letter["source_topic"], []).append(letter["reason"])
-    assert sorted(by_source["events"]) == sorted(reason for _, _, reason in BAD_EVENTS)
-    assert sorted(by_source["items"]) == sorted(reason for _, _, reason in BAD_ITEMS)
+    assert sorted(by_source[topics.events]) == sorted(reason for _, _, reason in BAD_EVENTS)
+    assert sorted(by_source[topics.items]) == sorted(reason for _, _, reason in BAD_ITEMS)
     assert all(letter["detail"] for letter in letters), "every dead letter says why"
     for record in lists:
         for item in record["value"]["items"]:

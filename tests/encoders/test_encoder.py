@@ -1,8 +1,10 @@
 """TransformerEncoder against the real packaged all-MiniLM-L6-v2, numpy hand computations and sentence-transformers."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,16 +27,15 @@ TEXTS = [
 LONG = "Vela ergonomic office chair with adjustable lumbar support. " * 60
 
 
-@pytest.fixture(scope="module")
-def encoder() -> TransformerEncoder:
-    """The packaged model on CPU, batch size 64 (loaded once for the module)."""
-    return load_encoder(EncoderOptions(device="cpu"))
+# `encoder` (conftest.py): the packaged model on CPU, batch size 64, loaded once for the session
 
 
 @pytest.fixture(scope="module")
-def encoder_bs1() -> TransformerEncoder:
-    """The same model with batch size 1: no padding at all, a different batch composition."""
-    return load_encoder(EncoderOptions(device="cpu", batch_size=1))
+def encoder_bs1(encoder) -> TransformerEncoder:
+    """The same loaded model encoding with batch size 1: no padding at all, a different batch composition."""
+    one = copy.copy(encoder)
+    one.options = replace(encoder.options, batch_size=1)
+    return one
 
 
 def test_shape_dtype_and_unit_norm(encoder):
@@ -149,7 +150,7 @@ def test_bad_options_are_refused(kwargs, message):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is valid")
 def test_cuda_without_a_gpu_is_refused():
     with pytest.raises(EncoderConfigError, match="CUDA is not available"):
-        EncoderOptions(device="cuda")
+        load_encoder(EncoderOptions(device="cuda"))
 
 
 def test_length_sorted_batches_cover_every_index_once():

@@ -1,0 +1,120 @@
+"""The event agent in process, through Faust's own test harness (``agent.test_context()``): a real Faust app, the
+real agent with its micro-batches, the real encoder and index; the topics it writes to are sinks, the profiles
+table a dict. The real workers (tests/runtime/worker) cover the same agent over a broker.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import faust
+from prometheus_client import CollectorRegistry
+from support import Journal
+
+from index import IndexOptions
+from streams.core.catalogue import ItemMeta
+from streams.core.profiles import Profile
+from streams.core.ranking import Ranker
+from streams.core.recommender import Recommender
+from streams.core.signals.deltas import decode_deltas
+from streams.core.state import ItemState
+from streams.core.vectors import VectorRecord
+from streams.metrics import Metrics
+from streams.runtime.agents import events as event_agent
+from streams.runtime.agents.forget import forget_message
+from streams.runtime.app import Topics, create_app
+from streams.runtime.components import Components
+from streams.runtime.profilecache import ProfileCache
+from streams.settings import Settings
+
+ITEMS = {"tent": "Two-person backpacking tent", "bag": "Down sleeping bag", "pan": "Cast iron skillet",
+         "lamp": "LED desk lamp", "mat": "Non-slip yoga mat"}
+
+
+def view(event_id: str, user: str, item: str) -> tuple[bytes, bytes]:
+    return user.encode(), json.dumps({"event_id": event_id, "user_id": user, "type": "view", "item_id": item}).encode()
+
+
+class FailsOn:
+    """A recommender whose ranking fails whenever its events include ``event_id`` (a ranking bug, injected)."""
+
+    def __init__(self, inner: Recommender, event_id: str) -> None:
+        self.inner = inner
+        self.event_id = event_id
+
+    def process(self, events, profiles, **kwargs):
+        if any(e.event_id == self.event_id for e in events):
+            raise RuntimeError(f"cannot rank {self.event_id}")
+        return self.inner.process(events, profiles, **kwargs)
+
+
+def worker_parts(encoder, tmp_path, journal: Journal) -> Components:
+    """A worker's parts around a real Faust app (never started) and a real index of ITEMS."""
+    # a window long enough that every message put at once lands in one micro-batch
+    settings = Settings(data_dir=tmp_path, event_batch_within=0.5)
+    app, topics, _ = create_app(settings)
+    state = ItemState.open_empty(model_version=encoder.version, dim=encoder.dim, index_options=IndexOptions(kind="flat"))
+    vectors = encoder.encode(list(ITEMS.values()))
+    state.apply([("iv:0", n, VectorRecord(item_id, encoder.version, vector, ItemMeta(item_id, title)))
+                 for n, ((item_id, title), vector) in enumerate(zip(ITEMS.items(), vectors))])
+    recommender = Recommender(Ranker(state.index, state.catalogue, state.signals, settings.ranking_options()), encoder,
+                              encoder.version)
+    sinks = Topics(items=None, events=topics.events, recommendations=journal.topic("recommendations"),
+                   dead_letters=journal.topic("dead-letters"), item_vectors=None,
+                   signal_deltas=journal.topic("signal-deltas"), signals=None)
+    return Components(settings, app, sinks, profiles={}, signal_rows={}, encoder=encoder, state=state,
+                      recommender=recommender, metrics=Metrics(CollectorRegistry()), lists=journal.batches("recommendations"),
+                      deltas=journal.batches("signal-deltas"), profile_cache=ProfileCache(settings.profile_cache))
+
+
+async def feed(c: Components, messages: list[tuple[bytes, bytes, list]], done, timeout: float = 30.0) -> None:
+    """Put the messages on the agent's stream at once (one micro-batch), then wait until ``done()``."""
+    event_agent.register(c)
+    agent = c.app.agents["streamrec.events"]
+    raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    async with agent.test_context(channel=c.app.channel(schema=raw)) as running:
+        for key, value, headers in messages:
+            await running.put(value, key=key, headers=headers, wait=False)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not done():
+            assert asyncio.get_running_loop().time() < deadline, c.lists.journal.entries
+            await asyncio.sleep(0.02)
+
+
+def test_a_control_message_splits_the_batch_so_each_user_keeps_order(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    forget_key, forget_value, forget_headers = forget_message("alice")
+    batch = [(*view("a1", "alice", "tent"), []), (*view("b1", "bob", "bag"), []), (b"alice", b"{oops", []),
+             (forget_key, forget_value, forget_headers), (*view("a2", "alice", "pan"), [])]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("recommendations")) == 4))  # three lists, one tombstone
+    sent = [(topic, key, json.loads(value) if value else value) for topic, key, value in journal.entries
+            if topic != "signal-deltas"]
+    lists = [(key, value["trigger_event_id"]) for topic, key, value in sent if topic == "recommendations" and value]
+    assert lists == [(b"alice", "a1"), (b"bob", "b1"), (b"alice", "a2")], "one list per event, in event order"
+    # everything before the forget is applied and published before it, everything after it afterwards
+    order = [(topic, key, value["trigger_event_id"] if value else None) for topic, key, value in sent
+             if topic == "recommendations"]
+    assert order.index(("recommendations", b"alice", None)) == 2, order
+    alice = Profile.from_bytes(c.profiles["alice"])
+    assert alice.seen == ["pan"] and alice.events == 1, "alice starts afresh after the forget"
+    assert Profile.from_bytes(c.profiles["bob"]).seen == ["bag"]
+    [letter] = [value for topic, _, value in sent if topic == "dead-letters"]
+    assert letter["reason"] == "invalid_json" and letter["source_topic"] == c.settings.topic_events
+    assert c.metrics.registry.get_sample_value("streamrec_users_forgotten_total") == 1
+
+
+def test_a_batch_that_fails_to_rank_is_ranked_event_by_event_and_only_the_failing_one_is_dead_lettered(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.recommender = FailsOn(c.recommender, "boom")
+    batch = [(*view("c1", "carol", "tent"), []), (*view("boom", "dave", "bag"), []), (*view("c2", "carol", "lamp"), [])]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("recommendations")) == 2 and journal.sent("dead-letters")))
+    sent = [(topic, key, json.loads(value)) for topic, key, value in journal.entries if topic != "signal-deltas"]
+    assert [value["trigger_event_id"] for topic, _, value in sent if topic == "recommendations"] == ["c1", "c2"]
+    [letter] = [value for topic, _, value in sent if topic == "dead-letters"]
+    assert letter["reason"] == "processing_error" and "cannot rank boom" in letter["detail"] and letter["key"] == "dave"
+    assert Profile.from_bytes(c.profiles["carol"]).seen == ["tent", "lamp"]
+    assert "dave" not in c.profiles, "the failed event changed nothing"
+    counted = {d.item_id for _, value in journal.sent("signal-deltas") for d in decode_deltas(value)}
+    assert counted <= {"tent", "lamp"}, "only ranked events' deltas go out"
