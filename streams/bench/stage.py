@@ -52,8 +52,7 @@ def load_catalogue(broker: LocalBroker, workers: list[WorkerProcess], console: C
             count = produce_all(broker.bootstrap, "item-vectors", records)
     with console.status(f"indexing {count:,} items…"):
         for worker in workers:
-            wait_for(lambda w=worker: w.get_json("/health")["index_items"] >= count, timeout=1800, interval=1.0,
-                     what="the catalogue to be indexed")
+            wait_for(lambda w=worker: _indexed(w, count), timeout=1800, interval=1.0, what="the catalogue to be indexed")
     seconds = time.monotonic() - started
     console.print(f"catalogue: {count:,} items indexed by {len(workers)} worker(s) in {seconds:.0f} s")
     return {"items": count, "model_version": health["model_version"], "catalogue_s": seconds}
@@ -135,3 +134,11 @@ def write_json(path: Path | None, result: dict) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1))
+
+
+def _indexed(worker, count: int) -> bool:
+    """Whether ``worker`` has indexed ``count`` items; a worker busy indexing a large batch may answer late."""
+    try:
+        return worker.get_json("/health", timeout=30)["index_items"] >= count
+    except OSError:  # a timeout or a refused connection: ask again
+        return False

@@ -70,6 +70,19 @@ class _Row:
         pos[other] = n
         self.n = n + 1
 
+    def merge(self, ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Add many (neighbour, amount) at once: the same row, order and sums as :meth:`add` one by one (the
+        waiting own deltas replayed on a newly installed row: a Python add per pair made that quadratic when
+        the aggregator lagged behind a burst)."""
+        if not len(ids):
+            return
+        n = self.n
+        all_ids = np.concatenate((self.ids[:n], ids))
+        uniq, first, inverse = np.unique(all_ids, return_index=True, return_inverse=True)
+        sums = np.bincount(inverse, weights=np.concatenate((self.raw[:n], amounts)), minlength=len(uniq))
+        order = np.argsort(first, kind="stable")  # the row's own order, then new neighbours as first added
+        self.ids, self.raw, self.n, self.pos = uniq[order], sums[order], len(uniq), None
+
     def keep_strongest(self, count: int) -> None:
         order = np.argsort(-self.raw[: self.n], kind="stable")[:count]  # ties: the earlier neighbour stays
         self.ids, self.raw, self.n, self.pos = self.ids[order], self.raw[order], len(order), None
@@ -89,7 +102,8 @@ class _Pending(NamedTuple):
 
     source: tuple[int, int] | None
     popularity: float  # scaled
-    pairs: dict[int, float]  # neighbour dense id → scaled increment
+    ids: np.ndarray  # neighbour dense ids (int64)
+    amounts: np.ndarray  # their scaled increments (float64)
 
 
 class ItemSignals:
@@ -130,7 +144,9 @@ class ItemSignals:
             scale = self.decay.scale_at(delta.ts)
             dense = self.ids.ensure(delta.item_id)
             pairs = {self.ids.ensure(k): v * scale for k, v in delta.pairs.items()}
-            self._pending.setdefault(dense, []).append(_Pending(delta.source, delta.popularity * scale, pairs))
+            self._pending.setdefault(dense, []).append(_Pending(
+                delta.source, delta.popularity * scale, np.fromiter(pairs, dtype=np.int64, count=len(pairs)),
+                np.fromiter(pairs.values(), dtype=np.float64, count=len(pairs))))
             if delta.popularity:
                 self.popularity.add_dense(dense, delta.popularity, scale)
             if delta.popularity > 0 or pairs:
@@ -156,11 +172,8 @@ class ItemSignals:
             left = [p for p in pending if p.source is None or p.source[1] > marks.get(p.source[0], -1)]
             if left:  # own deltas the row does not hold yet: they count on top of it
                 self._pending[dense] = left
-                installed.ids, installed.raw = installed.ids.copy(), installed.raw.copy()
-                for p in left:
-                    pop += p.popularity
-                    for other, amount in p.pairs.items():
-                        installed.add(other, amount)
+                pop += sum(p.popularity for p in left)
+                installed.merge(np.concatenate([p.ids for p in left]), np.concatenate([p.amounts for p in left]))
         self.popularity.put_dense(dense, pop)
         if row.first_seen is not None:
             self._first_seen(dense, row.first_seen)
@@ -303,8 +316,8 @@ class ItemSignals:
         self.popularity.rescale(shrink)
         for row in self._rows.values():
             row.raw = row.raw * shrink  # a copy: an installed row may share its array with a published row
-        self._pending = {d: [_Pending(p.source, p.popularity * shrink, {o: v * shrink for o, v in p.pairs.items()})
-                             for p in ps] for d, ps in self._pending.items()}
+        self._pending = {d: [_Pending(p.source, p.popularity * shrink, p.ids, p.amounts * shrink) for p in ps]
+                         for d, ps in self._pending.items()}
 
     def _fit_first_seen(self) -> None:
         if len(self.first_seen_at) < len(self.ids):
