@@ -67,3 +67,31 @@ def test_a_vector_of_another_dimension_or_an_unsafe_title_is_dead_lettered():
     details = [json.loads(value)["detail"] for _, value in letters.sent]
     assert any(d.startswith("3 values") and "holds 4" in d for d in details)
     assert any(d.startswith("8 values") and "holds 4" in d for d in details)
+
+
+def test_a_signal_follower_installs_each_items_latest_row_and_dead_letters_a_bad_one():
+    from streams.core.signals import PublishedRow
+    from streams.runtime.agents import signals as signal_follower
+
+    state = ItemState.open_empty(model_version=MODEL, dim=DIM, index_options=IndexOptions(kind="flat"))
+    letters = Sink()
+    topics = Topics(items=None, events=None, recommendations=Sink(), dead_letters=letters, item_vectors=Sink(),
+                    signal_deltas=Sink(), signals=Sink())
+    c = Components(settings=Settings(), app=None, topics=topics, profiles={}, signal_rows={}, encoder=None,
+                   state=state, recommender=None, metrics=Metrics(CollectorRegistry()))
+
+    def row(item: str, popularity: float, neighbours: dict[str, float]) -> bytes:
+        return PublishedRow(item, 1_700_000_000.0, popularity, tuple(neighbours),
+                            np.asarray(list(neighbours.values()), dtype=np.float64)).to_bytes()
+
+    messages = [Message(b"a", row("a", 1.0, {"b": 1.0}), 0, topic="signals"),
+                Message(b"b", row("b", 1.0, {"a": 1.0}), 1, topic="signals"),
+                Message(b"a", row("a", 3.0, {"b": 2.0, "c": 1.0}), 2, topic="signals"),
+                Message(b"c", b"\x00not a row", 3, topic="signals")]
+    asyncio.run(signal_follower.apply(c, {TopicPartition("signals", 0): messages}))
+    signals = state.signals
+    a = signals.row(signals.ids.get("a"))
+    assert sorted(signals.ids.name_of(a.ids.tolist())) == ["b", "c"] and sorted(a.raw.tolist()) == [1.0, 2.0]
+    assert signals.popularity_scores(["a", "b"]).tolist()[0] > signals.popularity_scores(["a", "b"]).tolist()[1]
+    assert [json.loads(v)["reason"] for _, v in letters.sent] == ["bad_signal_row"]
+    assert state.offsets["signals:0"] == 4

@@ -32,7 +32,7 @@ async def apply(c: Components, batches: Batches) -> None:
     signals = c.state.signals
     trend = c.learning.trend if c.learning is not None else None  # the learned ranker's popularity trend
     for tp, messages in batches.items():
-        for message in messages:
+        for message in _latest(messages):
             if message.value is not None:  # a compaction tombstone: nothing to install
                 try:
                     row = PublishedRow.from_bytes(message.value)
@@ -44,4 +44,14 @@ async def apply(c: Components, batches: Batches) -> None:
                         trend.note(row.item_id, row.popularity, row.clock)
                     if row.arrived is not None:
                         c.metrics.signal_visibility_seconds.observe(max(0.0, now - row.arrived))
-            c.state.offsets[f"{tp.topic}:{tp.partition}"] = message.offset + 1
+        if messages:
+            c.state.offsets[f"{tp.topic}:{tp.partition}"] = messages[-1].offset + 1
+
+
+def _latest(messages: list) -> list:
+    """The batch with only the last version of each item (a published row replaces the ones before it, as
+    compaction would): a follower behind a burst installs a hot item's row once, not once per tick."""
+    last = {m.key: m for m in messages if m.key is not None and m.value is not None}
+    if len(last) == len(messages):
+        return messages
+    return [m for m in messages if m.value is not None and (m.key is None or last[m.key] is m)]
