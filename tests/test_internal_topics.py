@@ -47,13 +47,19 @@ def record(item_id: str, vector, title: str = "Tent") -> bytes:
     return encode_record(VectorRecord(item_id, MODEL, np.asarray(vector, dtype=np.float32), ItemMeta(item_id, title)))
 
 
-def test_a_vector_of_another_dimension_or_an_unsafe_title_is_dead_lettered():
+def follower_parts() -> tuple[Components, ItemState, Sink]:
+    """A follower's parts: a real empty index and signals view; the topics it writes to are sinks."""
     state = ItemState.open_empty(model_version=MODEL, dim=DIM, index_options=IndexOptions(kind="flat"))
     letters = Sink()
     topics = Topics(items=None, events=None, recommendations=Sink(), dead_letters=letters, item_vectors=Sink(),
                     signal_deltas=Sink(), signals=Sink())
     c = Components(settings=Settings(), app=None, topics=topics, profiles={}, signal_rows={}, encoder=None,
                    state=state, recommender=None, metrics=Metrics(CollectorRegistry()))
+    return c, state, letters
+
+
+def test_a_vector_of_another_dimension_or_an_unsafe_title_is_dead_lettered():
+    c, state, letters = follower_parts()
     messages = [Message(b"good", record("good", [1, 0, 0, 0]), 0),
                 Message(b"short", record("short", [1, 0, 0]), 1),
                 Message(b"long", record("long", [1, 0, 0, 0, 0, 0, 0, 0]), 2),
@@ -73,12 +79,7 @@ def test_a_signal_follower_installs_each_items_latest_row_and_dead_letters_a_bad
     from streams.core.signals import PublishedRow
     from streams.runtime.agents import signals as signal_follower
 
-    state = ItemState.open_empty(model_version=MODEL, dim=DIM, index_options=IndexOptions(kind="flat"))
-    letters = Sink()
-    topics = Topics(items=None, events=None, recommendations=Sink(), dead_letters=letters, item_vectors=Sink(),
-                    signal_deltas=Sink(), signals=Sink())
-    c = Components(settings=Settings(), app=None, topics=topics, profiles={}, signal_rows={}, encoder=None,
-                   state=state, recommender=None, metrics=Metrics(CollectorRegistry()))
+    c, state, letters = follower_parts()
 
     def row(item: str, popularity: float, neighbours: dict[str, float]) -> bytes:
         return PublishedRow(item, 1_700_000_000.0, popularity, tuple(neighbours),
