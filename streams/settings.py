@@ -190,6 +190,8 @@ class Settings(BaseSettings):
     k: int = Field(RankingOptions.k, ge=1, le=MAX_K, description="items per recommendation list")
     half_life_days: float = Field(RankingOptions.half_life_seconds / _DAY, gt=0, description="profile time-decay half-life (days)")
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
+    similar_behaviour_weight: float = Field(1.0, ge=0, description="GET /items/{id}/similar: weight of co-occurrence")
+    similar_text_weight: float = Field(0.6, ge=0, description="GET /items/{id}/similar: weight of text similarity")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
     ranker_model: Path | None = Field(

@@ -47,6 +47,7 @@ ROUTE_SCOPES = {
     ("GET", "/recommendations/{user_id}"): "read",
     ("GET", "/search"): "read",
     ("GET", "/items/{item_id}/signals"): "read",
+    ("GET", "/items/{item_id}/similar"): "read",
     ("POST", "/events"): "ingest",
     ("DELETE", "/users/{user_id}"): "admin",
     ("GET", "/users/{user_id}/profile"): "admin",

@@ -7,7 +7,6 @@ a mistake gets a 4xx with a message, never a 500.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +16,7 @@ from faust.web import View
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
 from ..core.records import checked_id, checked_text
+from ..core.similar import SimilarOptions, UnknownItem, served_neighbours, similar_items
 from ..errors import InvalidMessage
 from ..settings import MAX_K
 from .agents.forget import forget_message
@@ -63,18 +63,10 @@ def caller(request) -> str:
     return f"{token.name if token else '?'}@{request.remote or '?'}"
 
 
-def served_neighbours(signals, item_id: str, min_count: float) -> list[tuple[str, float]]:
-    """An item's neighbours (id, cosine) whose pair holds at least ``min_count`` co-occurrences, strongest first.
-
-    The view gives cosines, count(a, b) / sqrt(popularity(a) · popularity(b)); the pair's (time-decayed)
-    co-occurrence count is the cosine times that root. A pair below the minimum is left out: one or two
-    shoppers' pair could tell who they are.
-    """
-    popularity = signals.popularity
-    own = popularity.get(item_id)
-    kept = [(other, cosine) for other, cosine in signals.neighbours(item_id).items()
-            if cosine * math.sqrt(max(0.0, own * popularity.get(other))) >= min_count * (1 - 1e-9)]
-    return sorted(kept, key=lambda kv: kv[1], reverse=True)
+def similar_options(settings) -> SimilarOptions:
+    """The product-page blend from the worker's settings."""
+    return SimilarOptions(behaviour=settings.similar_behaviour_weight, text=settings.similar_text_weight,
+                          min_pair_count=settings.signal_min_pair_count)
 
 
 def register(c: Components) -> None:
@@ -145,10 +137,25 @@ def register(c: Components) -> None:
         except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         signals = c.state.signals
-        neighbours = served_neighbours(signals, item_id, settings.signal_min_pair_count)[:k]
+        ids, cosines = served_neighbours(signals, item_id, settings.signal_min_pair_count)
+        neighbours = zip(signals.ids.name_of(ids[:k].tolist()), cosines[:k].tolist())
         return web.json({"item_id": item_id, "popularity": signals.popularity.get(item_id),
                          "clock": signals.popularity.clock, "first_seen": signals.first_seen_for(item_id),
                          "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
+
+    @app.page("/items/{item_id}/similar")
+    async def item_similar(web, request, item_id: str):
+        """Items like this one for a product page: behaviour and text blended, with reasons (core/similar.py)."""
+        try:
+            k = positive_int(request.query, "k", settings.k, maximum=MAX_K)
+            filters = list_filter(request.query)
+        except QueryError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        try:
+            items = similar_items(c.state, item_id, k, similar_options(settings), filters)
+        except UnknownItem:
+            return web.json({"error": f"item {item_id!r} is neither in the index nor in the signals"}, status=404)
+        return web.json({"item_id": item_id, "items": items})
 
     @app.page("/events")
     class Events(View):

@@ -1,0 +1,62 @@
+"""What a shop's pages need, through one real worker on the embedded broker: a product page's similar items,
+items over HTTP, a guest shopper, an experiment's arms."""
+from __future__ import annotations
+
+import pytest
+from support import http
+
+from streams.local.cluster import publish, wait_for
+from streams.local.sample import catalogue
+
+pytestmark = pytest.mark.integration
+
+ITEMS = catalogue(per_category=4)
+TENTS = [i for i in ITEMS if i["category"] == "Tents"]
+BAGS = [i for i in ITEMS if i["category"] == "Sleeping Bags"]
+T0 = 1_760_000_000.0
+
+
+@pytest.fixture(scope="module")
+def topics(module_topics):
+    return module_topics
+
+
+@pytest.fixture(scope="module")
+def worker(topics, loaded_worker):
+    return loaded_worker(topics, ITEMS, STREAMREC_SIGNAL_MIN_PAIR_COUNT="2")
+
+
+def test_a_product_page_lists_similar_items_by_behaviour_and_text_with_reasons(kafka, topics, worker):
+    tent, bag, sold_out = TENTS[0]["item_id"], BAGS[0]["item_id"], TENTS[1]["item_id"]
+    events = []
+    for n in range(3):  # three shoppers view the tent, then a sleeping bag
+        user = f"page-{n}"
+        events += [(user, {"event_id": f"p{n}a", "user_id": user, "type": "view", "item_id": tent, "ts": T0 + n}),
+                   (user, {"event_id": f"p{n}b", "user_id": user, "type": "view", "item_id": bag, "ts": T0 + n + 1})]
+    publish(kafka.bootstrap, topics.events, events)
+    publish(kafka.bootstrap, topics.items, [(sold_out, {**TENTS[1], "in_stock": False})])
+    wait_for(lambda: any(n["item_id"] == bag for n in worker.get_json(f"/items/{tent}/signals")["neighbours"]),
+             what="the co-views reach the signals")
+    wait_for(lambda: not _stocked(worker, sold_out),
+             what="the sold-out tent's update")
+
+    status, body = http(worker, "GET", f"/items/{tent}/similar?k=5")
+    assert status == 200 and body["item_id"] == tent
+    listed = [i["item_id"] for i in body["items"]]
+    assert tent not in listed and sold_out not in listed and len(listed) == 5
+    first = body["items"][0]
+    assert first["item_id"] == bag and first["reasons"][0]["code"] == "co_interacted"
+    assert first["explanation"].startswith(f"Shoppers who viewed “{TENTS[0]['title']}” also viewed this")
+    texts = [i for i in body["items"] if any(r["code"] == "similar_to_item" for r in i["reasons"])]
+    assert texts and all(r["item_id"] == tent for i in texts for r in i["reasons"])
+    assert any(i["item_id"] in {t["item_id"] for t in TENTS} for i in texts), "other tents are described alike"
+
+    assert http(worker, "GET", f"/items/{tent}/similar?k=0")[0] == 400
+    status, body = http(worker, "GET", "/items/no-such-item/similar")
+    assert status == 404 and "no-such-item" in body["error"]
+
+
+def _stocked(worker, item_id: str) -> bool:
+    """Whether the worker still lists ``item_id`` as a similar item of another tent."""
+    listed = worker.get_json(f"/items/{TENTS[2]['item_id']}/similar?k=50")["items"]
+    return item_id in {i["item_id"] for i in listed}
