@@ -28,6 +28,7 @@ ROUTES = [
     ("GET", "/recommendations/alice", "read", None),
     ("GET", "/search?item_id=p00000", "read", None),
     ("GET", "/items/p00000/signals", "read", None),
+    ("GET", "/items/p00000/similar", "read", None),
     ("POST", "/events", "ingest", {"user_id": "mallory", "type": "view", "item_id": "p00000"}),
     ("DELETE", "/users/alice", "admin", None),
     ("GET", "/users/alice/profile", "admin", None),
@@ -94,7 +95,7 @@ def test_no_route_accepts_a_call_without_a_valid_token(worker):
     assert metric(worker, "streamrec_http_events_accepted_total") == 0
     assert metric(worker, "streamrec_users_forgotten_total") == 0
     # the probes and the scrape stay open
-    for path in ("/health", "/metrics"):
+    for path in ("/health", "/metrics", "/openapi.json"):
         assert asyncio.run(_open_status(worker, path)) == 200
 
 

@@ -24,6 +24,7 @@ from .audit import audit
 from .components import Components
 from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
+from .openapi import document
 from .queries import QueryError, list_filter, positive_int
 
 #: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
@@ -212,6 +213,11 @@ def register(c: Components) -> None:
         """Readiness: 503 until tables are recovered and item vectors and signals are caught up."""
         body = readiness(c)
         return web.json(body, status=200 if body["ready"] else 503)
+
+    @app.page("/openapi.json")
+    async def openapi(web, request):
+        """The OpenAPI 3 document of the routes this worker serves (openapi.py)."""
+        return web.json(document(route.resource.canonical for route in request.app.router.routes()))
 
     @app.page("/metrics")
     async def metrics(web, request):

@@ -2,8 +2,18 @@
 items over HTTP, a guest shopper, an experiment's arms."""
 from __future__ import annotations
 
+import importlib
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
 import pytest
+from openapi_spec_validator import validate
 from support import http
+
+from streams.runtime.httpauth import OPEN_ROUTES, ROUTE_SCOPES
 
 from streams.local.cluster import publish, wait_for
 from streams.local.sample import catalogue
@@ -60,3 +70,41 @@ def _stocked(worker, item_id: str) -> bool:
     """Whether the worker still lists ``item_id`` as a similar item of another tent."""
     listed = worker.get_json(f"/items/{TENTS[2]['item_id']}/similar?k=50")["items"]
     return item_id in {i["item_id"] for i in listed}
+
+
+def test_the_openapi_document_covers_every_route_validates_and_a_generated_client_calls_the_api(worker, tmp_path):
+    with urllib.request.urlopen(worker.web_url + "/openapi.json", timeout=10) as response:  # no token needed
+        doc = json.loads(response.read())
+    validate(doc)
+    documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops}
+    assert documented == set(ROUTE_SCOPES) | set(OPEN_ROUTES), "every route the worker serves, and no other"
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            assert op["summary"] and op["operationId"], f"{method} {path} is described"
+            assert bool(op["security"]) == ((method.upper(), path) in ROUTE_SCOPES)
+
+    (tmp_path / "openapi.json").write_text(json.dumps(doc))
+    (tmp_path / "config.yaml").write_text("post_hooks: []\n")  # no formatter run: the test stays fast
+    generator = Path(sys.executable).with_name("openapi-python-client")
+    out = subprocess.run([str(generator), "generate", "--path", "openapi.json", "--output-path", "streamrec_client",
+                          "--meta", "none", "--config", "config.yaml"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    sys.path.insert(0, str(tmp_path))
+    try:
+        client_module = importlib.import_module("streamrec_client")
+        similar = importlib.import_module("streamrec_client.api.default.get_similar_items")
+        post_events = importlib.import_module("streamrec_client.api.default.post_events")
+        models = importlib.import_module("streamrec_client.models")
+    finally:
+        sys.path.remove(str(tmp_path))
+    client = client_module.AuthenticatedClient(base_url=worker.web_url, token=worker.token)
+    tent = TENTS[0]["item_id"]
+    page = similar.sync(tent, client=client, k=3, in_stock_only=True)
+    assert isinstance(page, models.SimilarList) and page.item_id == tent and len(page.items) == 3
+    assert all(i.reasons and i.item_id != tent for i in page.items)
+    accepted = post_events.sync(client=client, body=models.Event.from_dict(
+        {"user_id": "client-1", "type": "view", "item_id": tent}))
+    assert isinstance(accepted, models.Accepted) and accepted.accepted == 1
+    missing = similar.sync_detailed("no-such-item", client=client)
+    assert missing.status_code == 404 and isinstance(missing.parsed, models.Error)
