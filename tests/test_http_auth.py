@@ -30,6 +30,8 @@ ROUTES = [
     ("GET", "/items/p00000/signals", "read", None),
     ("GET", "/items/p00000/similar", "read", None),
     ("POST", "/events", "ingest", {"user_id": "mallory", "type": "view", "item_id": "p00000"}),
+    ("POST", "/items", "ingest", {"item_id": "mallory-1", "title": "Tent"}),
+    ("DELETE", "/items/mallory-1", "ingest", None),
     ("DELETE", "/users/alice", "admin", None),
     ("GET", "/users/alice/profile", "admin", None),
 ]

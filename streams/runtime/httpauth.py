@@ -1,7 +1,7 @@
 """Who may call a worker's HTTP routes, how often, and what a refusal looks like.
 
 Every route except ``/health``, ``/ready``, ``/metrics`` and ``/openapi.json`` needs ``Authorization: Bearer <token>``, and each
-route needs one scope of that token: ``read`` (lists, search, item signals), ``ingest`` (``POST /events``),
+route needs one scope of that token: ``read`` (lists, search, item signals), ``ingest`` (``POST /events``, ``POST /items``, ``DELETE /items/{id}``),
 ``admin`` (forget a shopper, read a shopper's profile). A route this table does not name is refused even with a
 valid token. Tokens come from ``STREAMREC_API_TOKENS_FILE`` and/or ``STREAMREC_API_TOKENS``; only their SHA-256
 digests are kept, and a presented token is compared with every one of them by ``hmac.compare_digest``, without
@@ -49,6 +49,8 @@ ROUTE_SCOPES = {
     ("GET", "/items/{item_id}/signals"): "read",
     ("GET", "/items/{item_id}/similar"): "read",
     ("POST", "/events"): "ingest",
+    ("POST", "/items"): "ingest",
+    ("DELETE", "/items/{item_id}"): "ingest",
     ("DELETE", "/users/{user_id}"): "admin",
     ("GET", "/users/{user_id}/profile"): "admin",
 }

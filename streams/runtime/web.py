@@ -24,6 +24,7 @@ from .audit import audit
 from .components import Components
 from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
+from . import webitems
 from .openapi import document
 from .queries import QueryError, list_filter, positive_int
 
@@ -224,4 +225,6 @@ def register(c: Components) -> None:
         body, content_type = c.metrics.render()
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})
+
+    webitems.register(c)
 

@@ -15,7 +15,7 @@ from support import http
 
 from streams.runtime.httpauth import OPEN_ROUTES, ROUTE_SCOPES
 
-from streams.local.cluster import publish, wait_for
+from streams.local.cluster import publish, read_topic, wait_for
 from streams.local.sample import catalogue
 
 pytestmark = pytest.mark.integration
@@ -108,3 +108,24 @@ def test_the_openapi_document_covers_every_route_validates_and_a_generated_clien
     assert isinstance(accepted, models.Accepted) and accepted.accepted == 1
     missing = similar.sync_detailed("no-such-item", client=client)
     assert missing.status_code == 404 and isinstance(missing.parsed, models.Error)
+
+
+def test_items_over_http_take_the_kafka_path_with_the_same_validation(kafka, topics, worker):
+    new = {"item_id": "http-tent-1", "title": "Driftwood three-person dome tent", "category": "Tents",
+           "price": 240.0, "attributes": {"colours": ["sand", "olive"], "packed": {"weight": "3.1 kg"}}}
+    status, body = http(worker, "POST", "/items", new)
+    assert status == 202 and body["item_ids"] == ["http-tent-1"], body
+    on_topic = [r for r in read_topic(kafka.bootstrap, topics.items, timeout=30, idle=2) if r["key"] == "http-tent-1"]
+    assert [r["value"] for r in on_topic] == [new], "published on items as a shop's producer would"
+    wait_for(lambda: http(worker, "GET", "/search?item_id=http-tent-1&k=1")[0] == 200, what="the new item indexed")
+
+    status, body = http(worker, "POST", "/items", [{"item_id": "ok-2", "title": "Fine"}, {"title": "no id"},
+                                                   {"item_id": "x", "title": "T", "price": -3}])
+    assert status == 400 and body["error"] == "2 of 3 items are invalid; none was published"
+    assert [(r["index"], r["reason"]) for r in body["rejected"]] == [(1, "missing_item_id"), (2, "bad_field")]
+    assert http(worker, "POST", "/items", b"[")[0] == 400
+
+    status, body = http(worker, "DELETE", "/items/http-tent-1")
+    assert status == 202 and body == {"item_id": "http-tent-1", "status": "published"}
+    wait_for(lambda: http(worker, "GET", "/search?item_id=http-tent-1&k=1")[0] == 404, what="the item removed")
+    assert "ok-2" not in {r["key"] for r in read_topic(kafka.bootstrap, topics.items, timeout=30, idle=2)}
