@@ -192,6 +192,8 @@ class Settings(BaseSettings):
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
     similar_behaviour_weight: float = Field(1.0, ge=0, description="GET /items/{id}/similar: weight of co-occurrence")
     similar_text_weight: float = Field(0.6, ge=0, description="GET /items/{id}/similar: weight of text similarity")
+    rules: Path | None = Field(
+        None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/http.md)")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
     ranker_model: Path | None = Field(

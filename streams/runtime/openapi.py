@@ -20,9 +20,13 @@ _K = {"name": "k", "in": "query", "schema": {"type": "integer", "minimum": 1, "m
       "description": "items in the list"}
 LIST_PARAMETERS = [
     _K,
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 999},
+     "description": "items of the list to skip (the next page: offset + k)"},
     {"name": "category", "in": "query", "schema": {"type": "string"}, "description": "only items of this category"},
     {"name": "exclude", "in": "query", "schema": {"type": "string"}, "description": "ids never to list, comma-separated"},
     {"name": "in_stock_only", "in": "query", "schema": {"type": "boolean"}, "description": "false lets out-of-stock items in"},
+    {"name": "price_min", "in": "query", "schema": {"type": "number", "minimum": 0}, "description": "lowest price listed"},
+    {"name": "price_max", "in": "query", "schema": {"type": "number", "minimum": 0}, "description": "highest price listed"},
 ]
 SCHEMAS: dict[str, dict] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}},
@@ -70,9 +74,11 @@ def _body(name: str) -> dict:
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/recommendations/{user_id}"): dict(
         id="getRecommendations", summary="The list a shopper would get now, under the page's filters",
+        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",
         query=LIST_PARAMETERS, ok=(200, "RecommendationList")),
     ("GET", "/items/{item_id}/similar"): dict(
         id="getSimilarItems", summary="Items like this one (a product page): behaviour and text, with reasons",
+        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",
         query=LIST_PARAMETERS, ok=(200, "SimilarList")),
     ("GET", "/items/{item_id}/signals"): dict(
         id="getItemSignals", summary="An item's shop-wide signals: popularity and co-occurrence neighbours",
@@ -143,7 +149,7 @@ def _operation(method: str, route: str) -> dict:
         operation["requestBody"] = described["body"]
     if scope is not None:
         operation["security"] = [{"bearer": []}]
-        operation["description"] = f"Needs a token with the `{scope}` scope."
+        operation["description"] = " ".join(filter(None, [f"Needs a token with the `{scope}` scope.", described.get("note")]))
     else:
         operation["security"] = []
     return operation

@@ -16,6 +16,8 @@ from faust.web import View
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
 from ..core.records import checked_id, checked_text
+from ..core.recommender import MAX_DEPTH
+from ..core.rules import Rules
 from ..core.similar import SimilarOptions, UnknownItem, served_neighbours, similar_items
 from ..errors import InvalidMessage
 from ..settings import MAX_K
@@ -26,7 +28,7 @@ from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
 from . import webitems
 from .openapi import document
-from .queries import QueryError, list_filter, positive_int
+from .queries import QueryError, list_filter, non_negative_int, positive_int
 
 #: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
 FORGET_WAIT = 10.0
@@ -71,12 +73,20 @@ def similar_options(settings) -> SimilarOptions:
                           min_pair_count=settings.signal_min_pair_count)
 
 
+def page(query, default_k: int) -> tuple[int, int]:
+    """(k, offset) of a page of a list: ``offset + k`` reaches at most MAX_DEPTH items deep."""
+    k = positive_int(query, "k", default_k, maximum=MAX_K)
+    offset = non_negative_int(query, "offset", maximum=MAX_DEPTH - k)
+    return k, offset
+
+
 def register(c: Components) -> None:
     """Add /recommendations/{user_id}, /events, /users/{user_id}, /search, /health and /metrics to the app."""
     app = c.app
     settings = c.settings
     # the query encoder runs in one thread of its own: off the event loop, and one query at a time
     query_encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
+    rules = Rules.from_file(settings.rules) if settings.rules is not None else Rules()
 
     # A user's profile row is written from their events' partition (the table is co-partitioned with `events`),
     # so a request for a user goes to the worker that consumes that partition of `events`, keyed by the raw id.
@@ -84,15 +94,15 @@ def register(c: Components) -> None:
     class Recommendations(View):
         @app.topic_route(c.topics.events, match_info="user_id")
         async def get(self, request, user_id: str):
-            """The list the user would get now, under the page's filters (?k=&category=&exclude=&in_stock_only=)."""
+            """The list the user would get now, a page of it (?k=&offset=), under the page's filters and the shop's rules."""
             try:
-                k = positive_int(request.query, "k", settings.k, maximum=MAX_K)
+                k, offset = page(request.query, settings.k)
                 filters = list_filter(request.query)
             except QueryError as exc:
                 return self.json({"error": str(exc)}, status=400)
             raw = c.profiles.get(user_id)
             profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-            return self.json(c.recommender.recommend(profile, k, filters).to_message())
+            return self.json(c.recommender.recommend(profile, k, filters, offset=offset, rules=rules).to_message())
 
     @app.page("/users/{user_id}")
     class Users(View):
@@ -149,12 +159,12 @@ def register(c: Components) -> None:
     async def item_similar(web, request, item_id: str):
         """Items like this one for a product page: behaviour and text blended, with reasons (core/similar.py)."""
         try:
-            k = positive_int(request.query, "k", settings.k, maximum=MAX_K)
+            k, offset = page(request.query, settings.k)
             filters = list_filter(request.query)
         except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         try:
-            items = similar_items(c.state, item_id, k, similar_options(settings), filters)
+            items = similar_items(c.state, item_id, offset + k, similar_options(settings), filters)[offset:]
         except UnknownItem:
             return web.json({"error": f"item {item_id!r} is neither in the index nor in the signals"}, status=404)
         return web.json({"item_id": item_id, "items": items})

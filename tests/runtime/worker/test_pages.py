@@ -31,9 +31,17 @@ def topics(module_topics):
     return module_topics
 
 
+COFFEE = [i for i in ITEMS if i["category"] == "Coffee Makers"]
+BY_ID = {i["item_id"]: i for i in ITEMS}
+RULES = {"rules": [{"name": "sleep-week", "boost": 0.5, "category": "Sleeping Bags"},
+                   {"name": "hero", "pin": COFFEE[0]["item_id"], "position": 2}]}
+
+
 @pytest.fixture(scope="module")
-def worker(topics, loaded_worker):
-    return loaded_worker(topics, ITEMS, STREAMREC_SIGNAL_MIN_PAIR_COUNT="2")
+def worker(topics, loaded_worker, tmp_path_factory):
+    rules = tmp_path_factory.mktemp("rules") / "rules.json"
+    rules.write_text(json.dumps(RULES))
+    return loaded_worker(topics, ITEMS, STREAMREC_SIGNAL_MIN_PAIR_COUNT="2", STREAMREC_RULES=str(rules))
 
 
 def test_a_product_page_lists_similar_items_by_behaviour_and_text_with_reasons(kafka, topics, worker):
@@ -129,3 +137,33 @@ def test_items_over_http_take_the_kafka_path_with_the_same_validation(kafka, top
     assert status == 202 and body == {"item_id": "http-tent-1", "status": "published"}
     wait_for(lambda: http(worker, "GET", "/search?item_id=http-tent-1&k=1")[0] == 404, what="the item removed")
     assert "ok-2" not in {r["key"] for r in read_topic(kafka.bootstrap, topics.items, timeout=30, idle=2)}
+
+
+def test_pages_of_a_list_price_and_attribute_filters_and_the_shops_rules(kafka, topics, worker):
+    publish(kafka.bootstrap, topics.events, [("pager", {"event_id": f"pg{n}", "user_id": "pager", "type": "view",
+                                                        "item_id": TENTS[n]["item_id"], "ts": T0 + n}) for n in (2, 3)])
+    wait_for(lambda: not worker.get_json("/recommendations/pager")["cold_start"], what="the pager's profile")
+
+    whole = http(worker, "GET", "/recommendations/pager?k=8")[1]["items"]
+    first, second = (http(worker, "GET", f"/recommendations/pager?k=4&offset={o}")[1]["items"] for o in (0, 4))
+    assert [i["item_id"] for i in first + second] == [i["item_id"] for i in whole], "pages of one list"
+    assert [i["rank"] for i in second] == [5, 6, 7, 8]
+
+    hero = whole[1]  # pinned at 2, whatever the ranking thinks of it
+    assert hero["item_id"] == COFFEE[0]["item_id"]
+    assert [(r["code"], r["rule"], r["position"]) for r in hero["reasons"][:1]] == [("pinned", "hero", 2)]
+    bags = [i for i in whole if BY_ID[i["item_id"]]["category"] == "Sleeping Bags"]
+    assert bags and all(i["reasons"][-1]["code"] == "boosted" and i["reasons"][-1]["rules"] == ["sleep-week"]
+                        for i in bags), "a boost shows on every item it lifted"
+    for item in whole:
+        assert sum(r["weight"] for r in item["reasons"]) == pytest.approx(item["score"], abs=1e-4)
+
+    cheap = http(worker, "GET", "/recommendations/pager?k=10&price_min=100&price_max=200")[1]["items"]
+    assert cheap and all(100 <= BY_ID[i["item_id"]]["price"] <= 200 for i in cheap)
+    two = http(worker, "GET", "/recommendations/pager?k=10&attr.capacity=2%20persons&in_stock_only=false")[1]["items"]
+    assert two and all(BY_ID[i["item_id"]]["attributes"]["capacity"] == "2 persons" for i in two)
+    status, body = http(worker, "GET", "/recommendations/pager?offset=-1")
+    assert status == 400 and body["error"].startswith("offset must be between 0 and")
+    assert http(worker, "GET", "/recommendations/pager?price_min=5&price_max=1")[0] == 400
+    assert http(worker, "GET", f"/items/{TENTS[0]['item_id']}/similar?k=2&offset=2")[1]["items"] == \
+        http(worker, "GET", f"/items/{TENTS[0]['item_id']}/similar?k=4")[1]["items"][2:]
