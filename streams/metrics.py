@@ -123,6 +123,12 @@ class Metrics:
             buckets=SEARCH_SECONDS_BUCKETS, registry=r)
 
     def _quality(self, r: CollectorRegistry) -> None:
+        self.list_impressions = Counter(
+            "streamrec_list_impressions_total", "Impression events (a list shown), by the shopper's experiment arm.",
+            ["arm"], registry=r)
+        self.list_interactions = Counter(
+            "streamrec_list_interactions_total", "Events citing a list (from_list), by arm and event type.",
+            ["arm", "type"], registry=r)
         self.item_freshness_seconds = Histogram(
             "streamrec_item_freshness_seconds",
             "Item published on the items topic until searchable in this worker's index.",

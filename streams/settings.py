@@ -192,6 +192,8 @@ class Settings(BaseSettings):
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
     similar_behaviour_weight: float = Field(1.0, ge=0, description="GET /items/{id}/similar: weight of co-occurrence")
     similar_text_weight: float = Field(0.6, ge=0, description="GET /items/{id}/similar: weight of text similarity")
+    experiment: Path | None = Field(
+        None, description="an A/B experiment: arms with shares and their own blend, a JSON file (docs/http.md)")
     rules: Path | None = Field(
         None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/http.md)")
     weights: Path | None = Field(

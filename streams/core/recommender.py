@@ -1,6 +1,7 @@
 """The pure core the agents, the web view and `streamrec eval` all call: events in, explained lists out."""
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Protocol, Sequence
@@ -38,11 +39,20 @@ class Recommendation:
     cold_start: bool
     model_version: str
     offset: int = 0  # items of the whole list before this page (the first item's rank is offset + 1)
+    arm: str | None = None  # the experiment arm the list was ranked in (core/arms.py)
+
+    @property
+    def list_id(self) -> str:
+        """The list's id, for events to cite (``from_list``): the same list (redelivered) has the same id."""
+        digest = hashlib.blake2b(digest_size=10)
+        digest.update(f"{self.user_id}\x00{self.trigger_event_id}\x00{self.generated_at!r}\x00{self.offset}".encode())
+        return "l-" + digest.hexdigest()
 
     def to_message(self) -> dict[str, Any]:
         """The `recommendations` topic's JSON value (the wire contract)."""
-        return {
+        message = {
             "schema_version": SCHEMA_VERSION,
+            "list_id": self.list_id,
             "user_id": self.user_id,
             "trigger_event_id": self.trigger_event_id,
             "generated_at": self.generated_at,
@@ -60,6 +70,9 @@ class Recommendation:
                 for rank, (item, text, title) in enumerate(zip(self.items, self.explanations, self.titles), start=self.offset + 1)
             ],
         }
+        if self.arm is not None:
+            message["arm"] = self.arm
+        return message
 
     @property
     def item_ids(self) -> list[str]:

@@ -27,6 +27,7 @@ DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
     "search": 2.0,
 }
 SEARCH = "search"
+IMPRESSION = "impression"  # a list was shown (attribution): counted, never folded into a profile
 MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
 MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
 MAX_ATTRIBUTES = 100
@@ -93,6 +94,7 @@ class Event:
     type_weight: float | None = None  # set by parse_event from the configured types
     backfill: bool = False  # a historical event (streamrec import): it updates state but gets no list
     source: tuple[int, int] | None = None  # (events partition, offset) it was read at: its signal deltas' tag
+    from_list: str | None = None  # the list_id of the list this action came from (attribution)
 
     @property
     def weight(self) -> float:
@@ -173,12 +175,19 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
     now = time.time() if now is None else now
     user_id = _required_id(data, "user_id")
     etype = data.get("type")
-    if not isinstance(etype, str) or etype not in types:
+    if not isinstance(etype, str) or (etype not in types and etype != IMPRESSION):
         shown = etype if not isinstance(etype, str) else etype[:40]
         raise InvalidMessage("bad_type", f"type must be one of {', '.join(types)}, got {shown!r}")
+    from_list = data.get("from_list")
+    if from_list is not None:
+        from_list = _required_id(data, "from_list")
     item_id = query = None
     if etype == SEARCH:
         query = _required_str(data, "query")
+    elif etype == IMPRESSION:  # a list was shown: it names the list, and may name the item seen
+        if from_list is None:
+            raise InvalidMessage("missing_from_list", "an impression names the list shown (from_list)")
+        item_id = _required_id(data, "item_id") if data.get("item_id") is not None else None
     else:
         item_id = _required_id(data, "item_id")
     event_id = data.get("event_id")
@@ -200,7 +209,8 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
         ts=ts,
         item_id=item_id,
         query=query,
-        type_weight=float(types[etype]),
+        type_weight=float(types.get(etype, 0.0)),
+        from_list=from_list,
     )
 
 

@@ -26,7 +26,7 @@ from .audit import audit
 from .components import Components
 from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
-from . import webitems
+from . import attribution, webitems
 from .openapi import document
 from .queries import QueryError, list_filter, non_negative_int, positive_int
 
@@ -102,7 +102,7 @@ def register(c: Components) -> None:
                 return self.json({"error": str(exc)}, status=400)
             raw = c.profiles.get(user_id)
             profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-            return self.json(c.recommender.recommend(profile, k, filters, offset=offset, rules=rules).to_message())
+            return self.json(attribution.recommend(c, profile, k, filters, offset=offset, rules=rules).to_message())
 
     @app.page("/users/{user_id}")
     class Users(View):

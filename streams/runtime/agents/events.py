@@ -30,6 +30,7 @@ from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
 from ..headers import BACKFILL, CONTROL, header
 from ..publish import publish_lists
+from .. import attribution
 from . import forget
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     if not batch:
         return
     arrived = time.time()
-    accepted = await _parse(c, batch, arrived)
+    accepted = attribution.count(c, await _parse(c, batch, arrived))  # impressions counted, not ranked
     if not accepted:
         return
     stored = _load_profiles(c, accepted)
@@ -154,7 +155,7 @@ async def _rank(c: Components, accepted, stored: dict[str, Profile], collector: 
     """Outcomes of the batch; if ranking the batch fails, each event alone, and only a failing one is dead-lettered."""
     events = [event for _, event in accepted]
     try:
-        return c.recommender.process(events, stored, signals=collector, arrived=arrived)
+        return attribution.process(c, events, stored, signals=collector, arrived=arrived)
     except Exception:
         log.exception("ranking a batch of %d events failed; ranking them one by one", len(events))
     collector.deltas.clear()
@@ -163,7 +164,7 @@ async def _rank(c: Components, accepted, stored: dict[str, Profile], collector: 
     for fevent, event in accepted:
         mark = len(collector.deltas)
         try:
-            [outcome] = c.recommender.process([event], profiles, signals=collector, arrived=arrived)
+            [outcome] = attribution.process(c, [event], profiles, signals=collector, arrived=arrived)
         except Exception as exc:
             del collector.deltas[mark:]
             log.exception("ranking event %s failed", event.event_id)

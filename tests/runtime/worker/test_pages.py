@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from openapi_spec_validator import validate
-from support import http
+from support import cli, http, metric
 
+from streams.core.experiment import Experiment
 from streams.runtime.httpauth import OPEN_ROUTES, ROUTE_SCOPES
 
 from streams.local.cluster import publish, read_topic, wait_for
@@ -33,6 +34,8 @@ def topics(module_topics):
 
 COFFEE = [i for i in ITEMS if i["category"] == "Coffee Makers"]
 BY_ID = {i["item_id"]: i for i in ITEMS}
+EXPERIMENT = {"name": "popular-blend", "arms": [{"name": "control", "share": 50},
+                                               {"name": "popular", "share": 50, "weights": {"popularity": 3.0}}]}
 RULES = {"rules": [{"name": "sleep-week", "boost": 0.5, "category": "Sleeping Bags"},
                    {"name": "hero", "pin": COFFEE[0]["item_id"], "position": 2}]}
 
@@ -41,7 +44,10 @@ RULES = {"rules": [{"name": "sleep-week", "boost": 0.5, "category": "Sleeping Ba
 def worker(topics, loaded_worker, tmp_path_factory):
     rules = tmp_path_factory.mktemp("rules") / "rules.json"
     rules.write_text(json.dumps(RULES))
-    return loaded_worker(topics, ITEMS, STREAMREC_SIGNAL_MIN_PAIR_COUNT="2", STREAMREC_RULES=str(rules))
+    experiment = rules.with_name("experiment.json")
+    experiment.write_text(json.dumps(EXPERIMENT))
+    return loaded_worker(topics, ITEMS, STREAMREC_SIGNAL_MIN_PAIR_COUNT="2", STREAMREC_RULES=str(rules),
+                         STREAMREC_EXPERIMENT=str(experiment))
 
 
 def test_a_product_page_lists_similar_items_by_behaviour_and_text_with_reasons(kafka, topics, worker):
@@ -167,3 +173,46 @@ def test_pages_of_a_list_price_and_attribute_filters_and_the_shops_rules(kafka, 
     assert http(worker, "GET", "/recommendations/pager?price_min=5&price_max=1")[0] == 400
     assert http(worker, "GET", f"/items/{TENTS[0]['item_id']}/similar?k=2&offset=2")[1]["items"] == \
         http(worker, "GET", f"/items/{TENTS[0]['item_id']}/similar?k=4")[1]["items"][2:]
+
+
+def test_a_two_arm_experiment_with_list_ids_impressions_and_click_through_per_arm(kafka, topics, worker):
+    experiment = Experiment.from_object(EXPERIMENT)
+    users = {arm: next(f"ab-{n}" for n in range(1000) if experiment.arm_of(f"ab-{n}").name == arm)
+             for arm in ("control", "popular")}
+    publish(kafka.bootstrap, topics.events, [(u, {"event_id": f"{u}-v", "user_id": u, "type": "view",
+                                                  "item_id": BAGS[1]["item_id"], "ts": T0}) for u in users.values()])
+    lists = wait_for(lambda: (found := {r["key"]: r["value"] for r in read_topic(
+        kafka.bootstrap, topics.recommendations, timeout=30, idle=2) if r["key"] in users.values()}) and
+        len(found) == 2 and found, what="both arms' lists")
+    for arm, user in users.items():
+        assert lists[user]["arm"] == arm and lists[user]["model_version"].endswith(f"/arm:{arm}")
+        assert lists[user]["list_id"].startswith("l-")
+    served = http(worker, "GET", f"/recommendations/{users['popular']}?k=3")[1]
+    assert served["arm"] == "popular" and served["list_id"] != lists[users["popular"]]["list_id"]
+
+    control, popular = users["control"], users["popular"]
+    shown_c, shown_p = lists[control], lists[popular]
+    status, _ = http(worker, "POST", "/events", [
+        {"user_id": control, "type": "impression", "from_list": shown_c["list_id"]},
+        {"user_id": control, "type": "click", "item_id": shown_c["items"][0]["item_id"], "from_list": shown_c["list_id"]},
+        {"user_id": popular, "type": "impression", "from_list": shown_p["list_id"]},
+        {"user_id": popular, "type": "impression", "from_list": served["list_id"]}])
+    assert status == 202
+    assert http(worker, "POST", "/events", {"user_id": control, "type": "impression"})[1]["rejected"][0]["reason"] \
+        == "missing_from_list"
+    wait_for(lambda: metric(worker, 'streamrec_list_impressions_total{arm="popular"}') == 2, what="impressions counted")
+    wait_for(lambda: metric(worker, 'streamrec_list_interactions_total{arm="control",type="click"}') == 1,
+             what="the click counted")
+    assert metric(worker, 'streamrec_list_impressions_total{arm="control"}') == 1
+
+    out = cli(kafka, topics, "report", worker.web_url, "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["arm"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert (rows["control"]["impressions"], rows["control"]["clicks"], rows["control"]["ctr"]) == (1, 1, 1.0)
+    assert (rows["popular"]["impressions"], rows["popular"]["clicks"], rows["popular"]["ctr"]) == (2, 0, 0.0)
+    assert 0 < rows["control"]["low"] < 1 == rows["control"]["high"] and rows["popular"]["high"] < 1
+    table = cli(kafka, topics, "report", worker.web_url).stdout
+    assert "control" in table and "100.0%" in table and "95% interval" in table
+
+    after = [r for r in read_topic(kafka.bootstrap, topics.recommendations, timeout=30, idle=2) if r["key"] == popular]
+    assert len(after) == 1, "an impression changes no profile and gets no list"
