@@ -71,6 +71,9 @@ class Metrics:
             registry=r)
         self.users_forgotten = Counter(
             "streamrec_users_forgotten", "Forget requests applied (profile removed, tombstone published).", registry=r)
+        self.sessions_merged = Counter(
+            "streamrec_sessions_merged", "Guest sessions folded into a user's profile at login (once per login).",
+            registry=r)
         self.items_upserted = Counter(
             "streamrec_items_upserted", "Items added to or replaced in this worker's index.", registry=r)
         self.items_deleted = Counter(

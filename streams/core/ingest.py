@@ -50,7 +50,7 @@ def wire_event(data: Mapping[str, Any], *, types: Mapping[str, float] = DEFAULT_
     event = event_from_object(body, now=default_ts, types=types)  # derives an event_id from the content if absent
     body["event_id"] = event.event_id
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return WireEvent(event, event.user_id.encode(), value)
+    return WireEvent(event, event.key.encode(), value)
 
 
 @dataclass(frozen=True)

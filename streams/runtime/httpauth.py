@@ -45,6 +45,7 @@ OPEN_ROUTES = frozenset({("GET", "/health"), ("GET", "/ready"), ("GET", "/metric
 #: (method, route) → the scope it needs
 ROUTE_SCOPES = {
     ("GET", "/recommendations/{user_id}"): "read",
+    ("GET", "/sessions/{session_id}/recommendations"): "read",
     ("GET", "/search"): "read",
     ("GET", "/items/{item_id}/signals"): "read",
     ("GET", "/items/{item_id}/similar"): "read",

@@ -38,7 +38,7 @@ SCHEMAS: dict[str, dict] = {
                                   "explanation": {"type": "string"},
                                   "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}}}},
     "RecommendationList": {"type": "object", "required": ["user_id", "items"], "additionalProperties": True,
-                           "properties": {"user_id": {"type": "string"}, "list_id": {"type": "string"},
+                           "properties": {"user_id": {"type": "string"}, "list_id": {"type": "string"}, "arm": {"type": "string"},
                                           "cold_start": {"type": "boolean"}, "model_version": {"type": "string"},
                                           "items": {"type": "array", "items": {"$ref": "#/components/schemas/ListedItem"}}}},
     "SimilarList": {"type": "object", "required": ["item_id", "items"], "additionalProperties": True,
@@ -47,6 +47,7 @@ SCHEMAS: dict[str, dict] = {
     "Event": {"type": "object", "required": ["type"], "additionalProperties": True,
               "description": "one shopper action in the wire contract's shape (README: wire contract)",
               "properties": {"event_id": {"type": "string"}, "user_id": {"type": "string"}, "type": {"type": "string"},
+                             "session_id": {"type": "string"}, "from_list": {"type": "string"},
                              "ts": {"type": "number"}, "item_id": {"type": "string"}, "query": {"type": "string"}}},
     "Item": {"type": "object", "required": ["item_id"], "additionalProperties": True,
              "description": "a catalogue entry in the wire contract's shape (README: wire contract)",
@@ -76,6 +77,10 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         id="getRecommendations", summary="The list a shopper would get now, under the page's filters",
         note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",
         query=LIST_PARAMETERS, ok=(200, "RecommendationList")),
+    ("GET", "/sessions/{session_id}/recommendations"): dict(
+        id="getSessionRecommendations", summary="A guest's list (events with session_id, no user_id)",
+        query=LIST_PARAMETERS, ok=(200, "RecommendationList"),
+        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE."),
     ("GET", "/items/{item_id}/similar"): dict(
         id="getSimilarItems", summary="Items like this one (a product page): behaviour and text, with reasons",
         note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",

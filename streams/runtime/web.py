@@ -15,7 +15,7 @@ from faust.web import View
 
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
-from ..core.records import checked_id, checked_text
+from ..core.records import SESSION_PREFIX, checked_id, checked_text
 from ..core.recommender import MAX_DEPTH
 from ..core.rules import Rules
 from ..core.similar import SimilarOptions, UnknownItem, served_neighbours, similar_items
@@ -95,14 +95,24 @@ def register(c: Components) -> None:
         @app.topic_route(c.topics.events, match_info="user_id")
         async def get(self, request, user_id: str):
             """The list the user would get now, a page of it (?k=&offset=), under the page's filters and the shop's rules."""
-            try:
-                k, offset = page(request.query, settings.k)
-                filters = list_filter(request.query)
-            except QueryError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            raw = c.profiles.get(user_id)
-            profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-            return self.json(attribution.recommend(c, profile, k, filters, offset=offset, rules=rules).to_message())
+            return served_list(self, request, user_id)
+
+    @app.page("/sessions/{session_id}/recommendations")
+    class SessionRecommendations(View):
+        @app.topic_route(c.topics.events, match_info="session_id")
+        async def get(self, request, session_id: str):
+            """A guest's list (their events carry session_id without user_id), as for a user."""
+            return served_list(self, request, SESSION_PREFIX + session_id)
+
+    def served_list(view, request, key: str):
+        try:
+            k, offset = page(request.query, settings.k)
+            filters = list_filter(request.query)
+        except QueryError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        raw = c.profiles.get(key)
+        profile = Profile.from_bytes(raw) if raw is not None else Profile(key)
+        return view.json(attribution.recommend(c, profile, k, filters, offset=offset, rules=rules).to_message())
 
     @app.page("/users/{user_id}")
     class Users(View):

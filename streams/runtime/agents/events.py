@@ -28,9 +28,9 @@ from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
-from ..headers import BACKFILL, CONTROL, header
+from ..headers import BACKFILL, CONTROL, MERGE, header
 from ..publish import publish_lists
-from .. import attribution
+from .. import attribution, sessions
 from . import forget
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,11 @@ async def handle_batch(c: Components, batch) -> None:
     started = time.monotonic()
     run: list = []
     for fevent in batch:
-        if header(fevent.message, CONTROL) is not None:
+        kind = header(fevent.message, CONTROL)
+        if kind is not None:
             await _handle_events(c, run, started)
             run = []
-            await forget.handle_control(c, fevent)
+            await (sessions.handle_merge if kind == MERGE else forget.handle_control)(c, fevent)
         else:
             run.append(fevent)
     await _handle_events(c, run, started)
@@ -68,6 +69,13 @@ async def _handle_events(c: Components, batch, started: float) -> None:
         return
     arrived = time.time()
     accepted = attribution.count(c, await _parse(c, batch, arrived))  # impressions counted, not ranked
+    for run, login in sessions.runs(accepted):  # a login sends its session's profile as it stands
+        await _fold(c, run, started, arrived)
+        if login is not None:
+            await sessions.send_merge(c, login)
+
+
+async def _fold(c: Components, accepted, started: float, arrived: float) -> None:
     if not accepted:
         return
     stored = _load_profiles(c, accepted)

@@ -216,3 +216,37 @@ def test_a_two_arm_experiment_with_list_ids_impressions_and_click_through_per_ar
 
     after = [r for r in read_topic(kafka.bootstrap, topics.recommendations, timeout=30, idle=2) if r["key"] == popular]
     assert len(after) == 1, "an impression changes no profile and gets no list"
+
+
+def test_a_guest_shops_by_session_and_signs_in_once(kafka, topics, worker):
+    sid = "guest-7f3a"
+    status, _ = http(worker, "POST", "/events", [
+        {"event_id": "g1", "session_id": sid, "type": "view", "item_id": TENTS[2]["item_id"], "ts": T0},
+        {"event_id": "g2", "session_id": sid, "type": "search", "query": "lightweight tent", "ts": T0 + 1}])
+    assert status == 202
+    on_topic = [r for r in read_topic(kafka.bootstrap, topics.events, timeout=30, idle=2) if r["value"].get("event_id") in ("g1", "g2")]
+    assert {r["key"] for r in on_topic} == {sid}, "a guest's events are keyed by the session"
+    wait_for(lambda: not http(worker, "GET", f"/sessions/{sid}/recommendations")[1]["cold_start"], what="the guest's list")
+    guest_list = http(worker, "GET", f"/sessions/{sid}/recommendations?k=3")[1]
+    assert guest_list["user_id"] == f"session:{sid}" and len(guest_list["items"]) == 3
+    assert TENTS[2]["item_id"] not in {i["item_id"] for i in guest_list["items"]}, "what the guest saw stays out"
+    pushed = wait_for(lambda: [r for r in read_topic(kafka.bootstrap, topics.recommendations, timeout=30, idle=2)
+                               if r["key"] == f"session:{sid}"], what="the guest's lists on the topic")
+    assert [r["value"]["trigger_event_id"] for r in pushed] == ["g1", "g2"]
+
+    http(worker, "POST", "/events", {"event_id": "own-1", "user_id": "signed-in", "type": "view",
+                                     "item_id": BAGS[2]["item_id"], "ts": T0 + 2})
+    wait_for(lambda: http(worker, "GET", "/users/signed-in/profile")[0] == 200, what="the account's own profile")
+    login = {"event_id": "login-1", "user_id": "signed-in", "session_id": sid, "type": "login", "ts": T0 + 3}
+    assert http(worker, "POST", "/events", [login, login])[0] == 202  # the same login twice
+    wait_for(lambda: metric(worker, "streamrec_sessions_merged_total") == 1, what="the session merged")
+    profile = http(worker, "GET", "/users/signed-in/profile")[1]
+    touched = [t.get("item_id") or t.get("query") for t in profile["history"]]
+    assert touched == [TENTS[2]["item_id"], "lightweight tent", BAGS[2]["item_id"]], profile["history"]
+    assert http(worker, "POST", "/events", {**login, "ts": T0 + 4})[0] == 202  # and once more, later
+    wait_for(lambda: sum(1 for r in read_topic(kafka.bootstrap, topics.events, timeout=30, idle=2)
+                         if r["key"] == "signed-in" and r["value"].get("control") == "merge") == 3, what="3 merges sent")
+    assert metric(worker, "streamrec_sessions_merged_total") == 1, "folded exactly once"
+    assert http(worker, "GET", "/users/signed-in/profile")[1]["events"] == 3
+    listed = http(worker, "GET", "/recommendations/signed-in?k=5")[1]["items"]
+    assert TENTS[2]["item_id"] not in {i["item_id"] for i in listed}, "the guest's views count as the user's"
