@@ -26,6 +26,12 @@ MAX_DEPTH = 1000
 PAGE_DEPTH = 100
 
 
+def list_id(*parts: object) -> str:
+    """A list's id from what makes it that list (its owner, its trigger or time, its page): ``l-`` + 20 hex."""
+    digest = hashlib.blake2b("\x00".join(map(str, parts)).encode(), digest_size=10)
+    return "l-" + digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One published list: the items for a user right after ``trigger_event_id``."""
@@ -44,9 +50,7 @@ class Recommendation:
     @property
     def list_id(self) -> str:
         """The list's id, for events to cite (``from_list``): the same list (redelivered) has the same id."""
-        digest = hashlib.blake2b(digest_size=10)
-        digest.update(f"{self.user_id}\x00{self.trigger_event_id}\x00{self.generated_at!r}\x00{self.offset}".encode())
-        return "l-" + digest.hexdigest()
+        return list_id(self.user_id, self.trigger_event_id, repr(self.generated_at), self.offset)
 
     def to_message(self) -> dict[str, Any]:
         """The `recommendations` topic's JSON value (the wire contract)."""

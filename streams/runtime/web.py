@@ -16,7 +16,7 @@ from faust.web import View
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
 from ..core.records import SESSION_PREFIX, checked_id, checked_text
-from ..core.recommender import MAX_DEPTH
+from ..core.recommender import MAX_DEPTH, list_id
 from ..core.rules import Rules
 from ..core.similar import SimilarOptions, UnknownItem, served_neighbours, similar_items
 from ..errors import InvalidMessage
@@ -177,7 +177,7 @@ def register(c: Components) -> None:
             items = similar_items(c.state, item_id, offset + k, similar_options(settings), filters)[offset:]
         except UnknownItem:
             return web.json({"error": f"item {item_id!r} is neither in the index nor in the signals"}, status=404)
-        return web.json({"item_id": item_id, "items": items})
+        return web.json({"item_id": item_id, "list_id": list_id(item_id, repr(time.time()), offset), "items": items})
 
     @app.page("/events")
     class Events(View):

@@ -65,7 +65,7 @@ def test_a_product_page_lists_similar_items_by_behaviour_and_text_with_reasons(k
              what="the sold-out tent's update")
 
     status, body = http(worker, "GET", f"/items/{tent}/similar?k=5")
-    assert status == 200 and body["item_id"] == tent
+    assert status == 200 and body["item_id"] == tent and body["list_id"].startswith("l-")
     listed = [i["item_id"] for i in body["items"]]
     assert tent not in listed and sold_out not in listed and len(listed) == 5
     first = body["items"][0]
