@@ -33,6 +33,7 @@ ROUTES = [
     ("POST", "/items", "ingest", {"item_id": "mallory-1", "title": "Tent"}),
     ("DELETE", "/items/mallory-1", "ingest", None),
     ("DELETE", "/users/alice", "admin", None),
+    ("DELETE", "/sessions/guest-1", "admin", None),
     ("GET", "/users/alice/profile", "admin", None),
 ]
 FAUST_VIEWS = ["/table/", "/table/profiles/", "/router/", "/", "/stats/", "/graph/", "/performance/", "/nothing-here"]

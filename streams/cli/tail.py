@@ -32,6 +32,8 @@ disturbs the workers' group, and works on the embedded broker as well as on Apac
 the group named instead (never the workers' own) and commits what it read; the embedded broker answers a
 group join only when the rebalance timeout expires, so there a -G tail starts after a few seconds.
 Without --from-beginning, lists whose message timestamp is older than tail's start are skipped.
+On the embedded broker, -o -N counts back from the end offset it reports, which falls short after a
+multi-record batch (the base offset of the last batch + 1): there, -o -N may show more than N messages.
 """
 
 

@@ -53,6 +53,7 @@ ROUTE_SCOPES = {
     ("POST", "/items"): "ingest",
     ("DELETE", "/items/{item_id}"): "ingest",
     ("DELETE", "/users/{user_id}"): "admin",
+    ("DELETE", "/sessions/{session_id}"): "admin",
     ("GET", "/users/{user_id}/profile"): "admin",
 }
 #: the request key under which a view finds the caller's Token

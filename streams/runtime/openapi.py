@@ -103,6 +103,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                {"name": "item_id", "in": "query", "schema": {"type": "string"}}], ok=(200, "Object")),
     ("DELETE", "/users/{user_id}"): dict(
         id="forgetUser", summary="Forget a shopper: profile removed, lists tombstoned", ok=(200, "Object")),
+    ("DELETE", "/sessions/{session_id}"): dict(
+        id="forgetSession", summary="Forget a guest: their session's profile removed, lists tombstoned", ok=(200, "Object")),
     ("GET", "/users/{user_id}/profile"): dict(
         id="getProfile", summary="What streamrec keeps about a shopper", ok=(200, "Object")),
     ("GET", "/health"): dict(id="health", summary="Liveness (200 while serving), readiness in the body", ok=(200, "Object")),

@@ -119,26 +119,36 @@ def register(c: Components) -> None:
         @app.topic_route(c.topics.events, match_info="user_id")
         async def delete(self, request, user_id: str):
             """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
-            try:
-                user_id = checked_id(user_id.strip(), "user_id")
-            except InvalidMessage as exc:
-                return self.json({"error": exc.detail}, status=400)
-            if not user_id:
-                return self.json({"error": "user_id must not be empty"}, status=400)
-            request_id = uuid.uuid4().hex
-            audit("forget_requested", user_id=user_id, by=caller(request), request_id=request_id)
-            waiter = asyncio.get_running_loop().create_future()
-            c.forget_waiters[request_id] = waiter
-            key, value, headers = forget_message(user_id, request_id)
-            await c.topics.events.send(key=key, value=value, headers=headers)
-            try:
-                existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
-            except asyncio.TimeoutError:
-                c.forget_waiters.pop(request_id, None)
-                return self.json({"user_id": user_id, "status": "accepted",
-                                  "detail": "the forget request is queued behind this user's earlier events"},
-                                 status=202)
-            return self.json({"user_id": user_id, "status": "forgotten", "profile_removed": existed})
+            return await forget(self, request, user_id, "user_id")
+
+    @app.page("/sessions/{session_id}")
+    class Sessions(View):
+        @app.topic_route(c.topics.events, match_info="session_id")
+        async def delete(self, request, session_id: str):
+            """Forget a guest: their session's profile, as for a user."""
+            return await forget(self, request, session_id, "session_id")
+
+    async def forget(view, request, key: str, name: str):
+        try:
+            key = checked_id(key.strip(), name)
+        except InvalidMessage as exc:
+            return view.json({"error": exc.detail}, status=400)
+        if not key:
+            return view.json({"error": f"{name} must not be empty"}, status=400)
+        request_id = uuid.uuid4().hex
+        audit("forget_requested", **{name: key}, by=caller(request), request_id=request_id)
+        waiter = asyncio.get_running_loop().create_future()
+        c.forget_waiters[request_id] = waiter
+        message_key, value, headers = forget_message(key, request_id, session=name == "session_id")
+        await c.topics.events.send(key=message_key, value=value, headers=headers)
+        try:
+            existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
+        except asyncio.TimeoutError:
+            c.forget_waiters.pop(request_id, None)
+            return view.json({name: key, "status": "accepted",
+                              "detail": "the forget request is queued behind this shopper's earlier events"},
+                             status=202)
+        return view.json({name: key, "status": "forgotten", "profile_removed": existed})
 
     @app.page("/users/{user_id}/profile")
     class UserProfile(View):

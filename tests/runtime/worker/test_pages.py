@@ -250,3 +250,10 @@ def test_a_guest_shops_by_session_and_signs_in_once(kafka, topics, worker):
     assert http(worker, "GET", "/users/signed-in/profile")[1]["events"] == 3
     listed = http(worker, "GET", "/recommendations/signed-in?k=5")[1]["items"]
     assert TENTS[2]["item_id"] not in {i["item_id"] for i in listed}, "the guest's views count as the user's"
+
+    status, body = http(worker, "DELETE", f"/sessions/{sid}")  # the guest's own profile, forgotten too
+    assert status == 200 and body == {"session_id": sid, "status": "forgotten", "profile_removed": True}
+    assert http(worker, "GET", f"/sessions/{sid}/recommendations")[1]["cold_start"]
+    assert wait_for(lambda: [r for r in read_topic(kafka.bootstrap, topics.recommendations, timeout=30, idle=2)
+                             if r["key"] == f"session:{sid}"][-1]["value"] is None, what="the guest's tombstone")
+    assert http(worker, "GET", "/users/signed-in/profile")[1]["events"] == 3, "the account keeps what it merged"
