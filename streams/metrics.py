@@ -71,6 +71,9 @@ class Metrics:
             registry=r)
         self.users_forgotten = Counter(
             "streamrec_users_forgotten", "Forget requests applied (profile removed, tombstone published).", registry=r)
+        self.sessions_merged = Counter(
+            "streamrec_sessions_merged", "Guest sessions folded into a user's profile at login (once per login).",
+            registry=r)
         self.items_upserted = Counter(
             "streamrec_items_upserted", "Items added to or replaced in this worker's index.", registry=r)
         self.items_deleted = Counter(
@@ -123,6 +126,12 @@ class Metrics:
             buckets=SEARCH_SECONDS_BUCKETS, registry=r)
 
     def _quality(self, r: CollectorRegistry) -> None:
+        self.list_impressions = Counter(
+            "streamrec_list_impressions_total", "Impression events (a list shown), by the shopper's experiment arm.",
+            ["arm"], registry=r)
+        self.list_interactions = Counter(
+            "streamrec_list_interactions_total", "Events citing a list (from_list), by arm and event type.",
+            ["arm", "type"], registry=r)
         self.item_freshness_seconds = Histogram(
             "streamrec_item_freshness_seconds",
             "Item published on the items topic until searchable in this worker's index.",

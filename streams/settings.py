@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         None, description="a local sentence-transformers model folder with mean pooling (BERT family); "
         "default: the packaged all-MiniLM-L6-v2")
+    model_hub_name: str | None = Field(
+        None, description="a Hugging Face Hub model (`org/name`, mean pooling, BERT family) instead of a folder; "
+        "needs STREAMREC_MODEL_REVISION")
+    model_revision: str | None = Field(
+        None, description="the hub model's pinned revision (its 40-hex commit hash), read from the hub cache "
+        "(`HF_HUB_CACHE`) or fetched into it")
     device: Literal[DEVICES] = Field("auto", description="`auto` (CUDA when present), `cpu`, `cuda`")
     encode_batch_size: int = Field(EncoderOptions.batch_size, ge=1, description="texts per encoder batch")
     max_length: int = Field(EncoderOptions.max_length, ge=MIN_MAX_LENGTH, le=512,
@@ -190,6 +196,12 @@ class Settings(BaseSettings):
     k: int = Field(RankingOptions.k, ge=1, le=MAX_K, description="items per recommendation list")
     half_life_days: float = Field(RankingOptions.half_life_seconds / _DAY, gt=0, description="profile time-decay half-life (days)")
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
+    similar_behaviour_weight: float = Field(1.0, ge=0, description="GET /items/{id}/similar: weight of co-occurrence")
+    similar_text_weight: float = Field(0.6, ge=0, description="GET /items/{id}/similar: weight of text similarity")
+    experiment: Path | None = Field(
+        None, description="an A/B experiment: arms with shares and their own blend, a JSON file (docs/http.md)")
+    rules: Path | None = Field(
+        None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/http.md)")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
     ranker_model: Path | None = Field(
@@ -259,7 +271,8 @@ class Settings(BaseSettings):
     # ---- the one mapping from settings to each library's options ----------------------------------
     def encoder_options(self) -> EncoderOptions:
         """The encoder's options (validated by EncoderOptions itself)."""
-        return EncoderOptions(model_path=self.model_path, device=self.device, batch_size=self.encode_batch_size,
+        return EncoderOptions(model_path=self.model_path, hub_name=self.model_hub_name, hub_revision=self.model_revision,
+                              device=self.device, batch_size=self.encode_batch_size,
                               max_length=self.max_length, num_threads=self.encoder_threads())
 
     def encoder_threads(self) -> int | None:

@@ -28,8 +28,12 @@ ROUTES = [
     ("GET", "/recommendations/alice", "read", None),
     ("GET", "/search?item_id=p00000", "read", None),
     ("GET", "/items/p00000/signals", "read", None),
+    ("GET", "/items/p00000/similar", "read", None),
     ("POST", "/events", "ingest", {"user_id": "mallory", "type": "view", "item_id": "p00000"}),
+    ("POST", "/items", "ingest", {"item_id": "mallory-1", "title": "Tent"}),
+    ("DELETE", "/items/mallory-1", "ingest", None),
     ("DELETE", "/users/alice", "admin", None),
+    ("DELETE", "/sessions/guest-1", "admin", None),
     ("GET", "/users/alice/profile", "admin", None),
 ]
 FAUST_VIEWS = ["/table/", "/table/profiles/", "/router/", "/", "/stats/", "/graph/", "/performance/", "/nothing-here"]
@@ -94,7 +98,7 @@ def test_no_route_accepts_a_call_without_a_valid_token(worker):
     assert metric(worker, "streamrec_http_events_accepted_total") == 0
     assert metric(worker, "streamrec_users_forgotten_total") == 0
     # the probes and the scrape stay open
-    for path in ("/health", "/metrics"):
+    for path in ("/health", "/metrics", "/openapi.json"):
         assert asyncio.run(_open_status(worker, path)) == 200
 
 
@@ -114,9 +118,9 @@ def test_a_token_without_the_routes_scope_is_refused(worker):
                 assert status in (200, 202, 404), (name, method, path, status, answer)  # 404: no profile for alice
             else:
                 assert status == 403 and scope in answer["error"], (name, method, path, status, answer)
-    # exactly the one event the ingest token posted went out; the admin forget was the only one
+    # exactly the one event the ingest token posted went out; the admin's forgets (a user, a guest) the only ones
     assert metric(worker, "streamrec_http_events_accepted_total") == 1
-    assert wait_for(lambda: metric(worker, "streamrec_users_forgotten_total") == 1, what="the admin's forget")
+    assert wait_for(lambda: metric(worker, "streamrec_users_forgotten_total") == 2, what="the admin's forgets")
 
 
 def test_faust_views_are_off(worker):

@@ -20,7 +20,8 @@ EXPECTED_FAMILIES = {
     "streamrec_duplicate_events", "streamrec_signal_rows_published", "streamrec_signal_visibility_seconds",
     "streamrec_history_events_applied", "streamrec_http_events_accepted", "streamrec_users_forgotten",
     "streamrec_rebalances", "streamrec_commit_seconds", "streamrec_producer_send_errors",
-    "streamrec_partition_stalls", "streamrec_stalled_partitions",
+    "streamrec_partition_stalls", "streamrec_stalled_partitions", "streamrec_list_impressions",
+    "streamrec_list_interactions", "streamrec_sessions_merged",
 }
 #: the standard collectors prometheus_client adds to the worker's own registry (process_* only on Linux)
 STANDARD_PREFIXES = ("process_", "python_")

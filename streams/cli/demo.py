@@ -7,6 +7,7 @@ import secrets
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace, settings) -> int:
         console.print(f"\n[bold]curl -H 'Authorization: Bearer {token}' {worker.web_url}/recommendations/{user}?k=3[/] →")
         for item in rec["items"]:
             console.print(f"  {item['rank']}. {item['title']} — {item['explanation']}")
+        _show_pages(console, worker, token)
         console.print(f"\nMetrics: {worker.web_url}/metrics · logs and data: {workdir}")
     finally:
         with console.status("stopping…"):
@@ -144,6 +146,32 @@ def _replay_sessions(console: Console, broker: LocalBroker, settings, args) -> N
         shown += 1
     thread.join()
     console.print(f"\n[green]✓[/] {shown} lists for {len(events)} events (one per event)")
+
+
+def _show_pages(console: Console, worker: WorkerProcess, token: str) -> None:
+    """A product page's similar items, and a guest (a session, no account) getting a list of their own."""
+    tent = next(i for i in sample.catalogue() if i["category"] == "Tents")
+    page = worker.get_json(f"/items/{tent['item_id']}/similar?k=3")
+    console.print(f"\n[bold]curl -H 'Authorization: Bearer …' {worker.web_url}/items/{tent['item_id']}/similar?k=3[/] "
+                  f"— the product page of “{tent['title']}”:")
+    for n, item in enumerate(page["items"], 1):
+        console.print(f"  {n}. {item['title']} — {item['explanation']}")
+    guest = "guest-" + secrets.token_hex(4)
+    events = [{"session_id": guest, "type": "view", "item_id": tent["item_id"]},
+              {"session_id": guest, "type": "search", "query": "down sleeping bag"}]
+    request = urllib.request.Request(worker.web_url + "/events", data=json.dumps(events).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    urllib.request.urlopen(request, timeout=10).close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        rec = worker.get_json(f"/sessions/{guest}/recommendations?k=3")
+        if any(r["code"] == "matches_search" for i in rec["items"] for r in i["reasons"]):
+            break  # both of the guest's events are in their profile
+        time.sleep(0.3)
+    console.print(f"\n[bold]POST /events[/] {{session_id: {guest}, view “{tent['title']}”; search “{events[1]['query']}”}}"
+                  f" — a guest, no account; [bold]GET /sessions/{guest}/recommendations?k=3[/] →")
+    for item in rec["items"]:
+        console.print(f"  {item['rank']}. {item['title']} — {item['explanation']}")
 
 
 def _tail(broker: LocalBroker, topic: str, count: int):

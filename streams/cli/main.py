@@ -15,7 +15,7 @@ from ..errors import StreamrecError
 
 #: subcommand → module in this package; each module has `register(subparsers)` and `run(args, settings)`
 COMMANDS = ("broker", "worker", "demo", "produce", "import_events", "tail", "dead_letters", "forget", "token", "eval",
-            "fit", "bench", "config")
+            "fit", "bench", "config", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

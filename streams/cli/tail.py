@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from ..core.deadletters import Letter
 from ..runtime.kafka import connect_consumer, poll_partitions
+from ..errors import StreamrecError
 from .common import add_broker_flag, topic_name
 
 _EPILOG = """\
@@ -23,10 +24,16 @@ examples:
   streamrec tail --json | jq .items[0]         raw JSON, one list per line
   streamrec tail --topic dead-letters --from-beginning --timeout 5   every dead letter so far
   streamrec tail --topic events --max 3        any other topic: one line per message (key, position, value)
+  streamrec tail -t events -p 2 -o -5          the last five messages of partition 2 (kcat's -p and -o)
+  streamrec tail -G dashboards                 as a member of consumer group "dashboards" (kcat's -G)
 
 The topic is read in assign mode (every partition, no consumer group), so tail never joins or
-disturbs the workers' group, and works on the embedded broker as well as on Apache Kafka.
+disturbs the workers' group, and works on the embedded broker as well as on Apache Kafka. With -G it joins
+the group named instead (never the workers' own) and commits what it read; the embedded broker answers a
+group join only when the rebalance timeout expires, so there a -G tail starts after a few seconds.
 Without --from-beginning, lists whose message timestamp is older than tail's start are skipped.
+On the embedded broker, -o -N counts back from the end offset it reports, which falls short after a
+multi-record batch (the base offset of the last batch + 1): there, -o -N may show more than N messages.
 """
 
 
@@ -41,6 +48,9 @@ class TailOptions:
     timeout: float | None = None
     raw_json: bool = False
     list_topic: bool = True  # the topic carries recommendation lists (else: one line per message)
+    partition: int | None = None  # only this partition (kcat -p)
+    offset: int | None = None  # start each partition here; negative: that many before the end (kcat -o)
+    group: str | None = None  # read as a member of this consumer group, committing offsets (kcat -G)
 
 
 def register(sub) -> None:
@@ -55,11 +65,15 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_broker_flag(parser)
-    parser.add_argument("--topic", metavar="T", default="recommendations",
+    parser.add_argument("--topic", "-t", metavar="T", default="recommendations",
                         help="recommendations (default), items, events, item-vectors, dead-letters (the names mapped "
                         "through the STREAMREC_TOPIC_* settings) or any topic name")
     parser.add_argument("--user", metavar="U", help="only lists (or messages) for this user_id / key")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest retained list, not at the end")
+    parser.add_argument("--partition", "-p", type=int, metavar="N", help="read partition N only")
+    parser.add_argument("--offset", "-o", metavar="O", type=_offset,
+                        help="where each partition starts: beginning, end, an offset, or -N (N before the end)")
+    parser.add_argument("--group", "-G", metavar="G", help="read as a member of consumer group G, committing offsets")
     parser.add_argument("--max", dest="max_lists", type=int, metavar="N", help="stop after N lists")
     parser.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds without a list (default: never)")
     parser.add_argument("--json", dest="raw_json", action="store_true", help="print each list as one raw JSON line")
@@ -68,13 +82,23 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Follow the topic until --max lists were shown or --timeout seconds passed without one."""
+    offset = args.offset
+    if args.group is not None and args.partition is not None:
+        raise StreamrecError("-G reads the partitions the group assigns; leave out -p")
+    if args.group is not None and args.group == settings.app_id:
+        raise StreamrecError(f"-G {args.group} is the workers' own group; name another")
     options = TailOptions(
-        topic=topic_name(args.topic, settings), user=args.user, from_beginning=args.from_beginning,
+        topic=topic_name(args.topic, settings), user=args.user, from_beginning=args.from_beginning or offset == "beginning",
         max_lists=args.max_lists, timeout=args.timeout, raw_json=args.raw_json,
-        list_topic=topic_name(args.topic, settings) == settings.topic_recommendations,
+        list_topic=topic_name(args.topic, settings) == settings.topic_recommendations, partition=args.partition,
+        offset=offset if isinstance(offset, int) else None, group=args.group,
     )
     console = Console(soft_wrap=True, highlight=False)
-    consumer = connect_consumer(settings, connect_timeout=5.0, fetch_max_wait_ms=100)
+    extra = {} if options.group is None else {"group_id": options.group, "enable_auto_commit": True,
+                                              "auto_offset_reset": "earliest" if options.from_beginning else "latest",
+                                              "max_poll_interval_ms": 3_000, "session_timeout_ms": 6_000,
+                                              "heartbeat_interval_ms": 1_000}
+    consumer = connect_consumer(settings, connect_timeout=5.0, fetch_max_wait_ms=100, **extra)
     try:
         shown = follow(consumer, options, console)
     finally:
@@ -90,11 +114,14 @@ def follow(consumer, options: TailOptions, console: Console) -> int:
     quiet_since = time.monotonic()
     # "from the end" means lists published from now on. The message timestamp says so on any broker;
     # the end offset alone does not on tansu, whose end offsets can fall short of the last batch.
-    not_before_ms = None if options.from_beginning else time.time() * 1000
+    explicit = options.from_beginning or options.offset is not None or options.group is not None
+    not_before_ms = None if explicit else time.time() * 1000
     shown = 0
     # the topic may not exist yet (no worker started): wait for it like for a quiet topic
-    for messages in poll_partitions(consumer, options.topic, from_beginning=options.from_beginning,
-                                    topic_timeout=options.timeout, interval=0.5):
+    reader = (poll_group(consumer, options.topic) if options.group is not None else
+              poll_partitions(consumer, options.topic, from_beginning=options.from_beginning, topic_timeout=options.timeout,
+                              interval=0.5, partition=options.partition, offset=options.offset))
+    for messages in reader:
         for message in messages:
             if not_before_ms is not None and 0 < message.timestamp < not_before_ms:
                 continue
@@ -165,6 +192,23 @@ def render_header(record: dict[str, Any]) -> str:
     if record.get("cold_start"):
         parts.append("[yellow]cold start (trending)[/]")
     return " · ".join(parts)
+
+
+def poll_group(consumer, topic: str):
+    """Each poll's records as a member of the consumer's group (its offsets committed as it reads)."""
+    consumer.subscribe([topic])
+    while True:
+        yield [record for records in consumer.poll(timeout_ms=200).values() for record in records]
+
+
+def _offset(text: str):
+    """kcat's -o: ``beginning``, ``end``, an offset, or ``-N`` (N before the end)."""
+    if text in ("beginning", "end"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected beginning, end, an offset or -N, got {text!r}") from None
 
 
 def _timed_out(options: TailOptions, since: float) -> bool:

@@ -5,13 +5,13 @@ the ItemMeta objects are kept for the few listed items and the HTTP views.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from .items import MISSING, ItemIds, grown
-from .records import Item
+from .records import Item, attribute_text
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,32 @@ class ItemMeta:
     price: float | None = None
     in_stock: bool = True
     published_at: float = 0.0  # when the item message was published on `items` (freshness metric)
+    # attribute name → its values as text, for a page's attribute filters (scalars and lists; objects left out)
+    facets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_item(cls, item: Item, published_at: float = 0.0) -> "ItemMeta":
         """The metadata part of a parsed item."""
-        return cls(item.item_id, item.title, item.category, item.price, item.in_stock, published_at)
+        return cls(item.item_id, item.title, item.category, item.price, item.in_stock, published_at,
+                   facets_of(item.attributes))
+
+    def has(self, name: str, value: str) -> bool:
+        """Whether attribute ``name`` holds ``value`` (compared without case)."""
+        wanted = value.casefold()
+        return any(v.casefold() == wanted for v in self.facets.get(name, ()))
+
+
+def facets_of(attributes: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The filterable values of an item's attributes: a scalar is one value, a list its items' texts."""
+    out = {}
+    for name, value in attributes.items():
+        if isinstance(value, dict):
+            continue
+        values = value if isinstance(value, list) else [value]
+        texts = tuple(t for t in (attribute_text(v) for v in values if not isinstance(v, (dict, list))) if t)
+        if texts:
+            out[str(name)] = texts
+    return out
 
 
 class Catalogue:
@@ -40,6 +61,7 @@ class Catalogue:
         self.live = np.zeros(0, dtype=bool)  # dense id → in the catalogue
         self.stocked = np.zeros(0, dtype=bool)  # dense id → in the catalogue and in stock (recommendable)
         self.category_code = np.zeros(0, dtype=np.int32)  # dense id → index into category_names (0: none)
+        self.price = np.zeros(0, dtype=np.float64)  # dense id → price (NaN: none given)
         self.category_names: list[str] = [""]
         self._category_codes: dict[str, int] = {"": 0}
 
@@ -50,6 +72,7 @@ class Catalogue:
             self.live = grown(self.live, size, False)
             self.stocked = grown(self.stocked, size, False)
             self.category_code = grown(self.category_code, size, 0)
+            self.price = grown(self.price, size, np.nan)
 
     def category_of(self, name: str) -> int:
         """The code of a category name (registered when new)."""
@@ -71,6 +94,7 @@ class Catalogue:
         self.live[dense] = True
         self.stocked[dense] = meta.in_stock
         self.category_code[dense] = self.category_of(meta.category)
+        self.price[dense] = np.nan if meta.price is None else meta.price
 
     def remove(self, item_id: str) -> bool:
         """Forget a deleted item; True when it was known."""
@@ -132,5 +156,6 @@ class Catalogue:
         """Rebuild from :meth:`to_state`."""
         catalogue = cls(ids)
         for row in state:
-            catalogue.put(ItemMeta(**row))
+            facets = {name: tuple(values) for name, values in (row.get("facets") or {}).items()}
+            catalogue.put(ItemMeta(**{**row, "facets": facets}))
         return catalogue

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import InvalidMessage
-from .records import DEFAULT_EVENT_WEIGHTS, Event, event_from_object, load_json
+from .records import DEFAULT_EVENT_WEIGHTS, Event, Item, event_from_object, load_json, parse_item
 
 MAX_BATCH = 10_000  # events in one POST /events body
 
@@ -50,12 +50,39 @@ def wire_event(data: Mapping[str, Any], *, types: Mapping[str, float] = DEFAULT_
     event = event_from_object(body, now=default_ts, types=types)  # derives an event_id from the content if absent
     body["event_id"] = event.event_id
     value = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return WireEvent(event, event.user_id.encode(), value)
+    return WireEvent(event, event.key.encode(), value)
+
+
+@dataclass(frozen=True)
+class WireItem:
+    """A validated item and the exact message to publish on `items` (key = item_id)."""
+
+    item: Item
+    key: bytes
+    value: bytes
+
+
+def wire_item(data: Any) -> WireItem:
+    """Validate one decoded item with the items agent's own parser; InvalidMessage with its reason codes."""
+    if not isinstance(data, Mapping):
+        raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
+    value = json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False).encode()
+    item = parse_item(None, value)
+    return WireItem(item, item.item_id.encode(), value)
 
 
 def parse_event_batch(raw: bytes, *, types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
                       now: float) -> list[WireEvent]:
     """One JSON event or a JSON array of them, all valid, else BatchError listing every rejected one."""
+    return _parse_batch(raw, lambda data: wire_event(data, types=types, default_ts=now), "event")
+
+
+def parse_item_batch(raw: bytes) -> list[WireItem]:
+    """One JSON item or a JSON array of them, all valid, else BatchError listing every rejected one."""
+    return _parse_batch(raw, wire_item, "item")
+
+
+def _parse_batch(raw: bytes, one, noun: str) -> list:
     try:
         # orjson, as for Kafka messages: strict, and bounded (nesting deeper than 1024 is an error, not a
         # RecursionError; a number beyond a double is an error, not a 400-digit integer)
@@ -63,18 +90,19 @@ def parse_event_batch(raw: bytes, *, types: Mapping[str, float] = DEFAULT_EVENT_
     except InvalidMessage as exc:
         raise BatchError(f"the body is not JSON: {exc.detail}") from None
     if not isinstance(data, (dict, list)):
-        raise BatchError(f"the body must be an event (a JSON object) or a JSON array of them, got {type(data).__name__}")
+        article = "an" if noun[0] in "aeiou" else "a"
+        raise BatchError(f"the body must be {article} {noun} (a JSON object) or a JSON array of them, got {type(data).__name__}")
     items = data if isinstance(data, list) else [data]
     if not items:
-        raise BatchError("the array holds no events")
+        raise BatchError(f"the array holds no {noun}s")
     if len(items) > MAX_BATCH:
-        raise BatchError(f"at most {MAX_BATCH} events per request, got {len(items)}")
+        raise BatchError(f"at most {MAX_BATCH} {noun}s per request, got {len(items)}")
     accepted, rejected = [], []
     for position, item in enumerate(items):
         try:
-            accepted.append(wire_event(item, types=types, default_ts=now))
+            accepted.append(one(item))
         except InvalidMessage as exc:
             rejected.append({"index": position, "reason": exc.reason, "detail": exc.detail})
     if rejected:
-        raise BatchError(f"{len(rejected)} of {len(items)} events are invalid; none was published", rejected)
+        raise BatchError(f"{len(rejected)} of {len(items)} {noun}s are invalid; none was published", rejected)
     return accepted

@@ -1,8 +1,9 @@
 """The pure core the agents, the web view and `streamrec eval` all call: events in, explained lists out."""
 from __future__ import annotations
 
+import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -15,8 +16,20 @@ from .ranking import ListFilter, Ranker, ScoredItem
 from .ranking.basis import capture
 from .ranking.candidates import DEFAULT_FILTER
 from .records import Event
+from .rules import Rules
 
 SCHEMA_VERSION = 1
+#: the deepest a page may reach into one list (offset + k)
+MAX_DEPTH = 1000
+#: a list served over HTTP is ranked this deep (a multiple of it beyond), then cut into the page asked for, so
+#: the pages of one list (and the shop's rules, which may lift an item from below a page) agree with each other
+PAGE_DEPTH = 100
+
+
+def list_id(*parts: object) -> str:
+    """A list's id from what makes it that list (its owner, its trigger or time, its page): ``l-`` + 20 hex."""
+    digest = hashlib.blake2b("\x00".join(map(str, parts)).encode(), digest_size=10)
+    return "l-" + digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -31,11 +44,19 @@ class Recommendation:
     titles: tuple[str, ...]
     cold_start: bool
     model_version: str
+    offset: int = 0  # items of the whole list before this page (the first item's rank is offset + 1)
+    arm: str | None = None  # the experiment arm the list was ranked in (core/arms.py)
+
+    @property
+    def list_id(self) -> str:
+        """The list's id, for events to cite (``from_list``): the same list (redelivered) has the same id."""
+        return list_id(self.user_id, self.trigger_event_id, repr(self.generated_at), self.offset)
 
     def to_message(self) -> dict[str, Any]:
         """The `recommendations` topic's JSON value (the wire contract)."""
-        return {
+        message = {
             "schema_version": SCHEMA_VERSION,
+            "list_id": self.list_id,
             "user_id": self.user_id,
             "trigger_event_id": self.trigger_event_id,
             "generated_at": self.generated_at,
@@ -50,9 +71,12 @@ class Recommendation:
                     "reasons": list(item.reasons),  # each Reason is its wire form
                     "explanation": text,
                 }
-                for rank, (item, text, title) in enumerate(zip(self.items, self.explanations, self.titles), start=1)
+                for rank, (item, text, title) in enumerate(zip(self.items, self.explanations, self.titles), start=self.offset + 1)
             ],
         }
+        if self.arm is not None:
+            message["arm"] = self.arm
+        return message
 
     @property
     def item_ids(self) -> list[str]:
@@ -165,11 +189,19 @@ class Recommender:
         before = profile.history_before(event.event_id)
         return None if before is None else self.ranker.recent_items(before)
 
-    def recommend(self, profile: Profile, k: int | None = None, list_filter: ListFilter | None = None) -> Recommendation:
-        """The ``k`` best items (default: the ranking options' k) for one profile as it stands (the HTTP view)."""
+    def recommend(self, profile: Profile, k: int | None = None, list_filter: ListFilter | None = None, *,
+                  offset: int = 0, rules: Rules | None = None) -> Recommendation:
+        """The ``k`` best items (default: the ranking options' k) after the first ``offset``, for one profile as
+        it stands, with the shop's ``rules`` applied (the HTTP view)."""
         ranker = self.ranker
-        items = ranker.rank_batch([ranker.snapshot(profile)], k, list_filter or DEFAULT_FILTER)[0]
-        return self._outcome(None, profile, items).recommendation
+        k = ranker.options.k if k is None else k
+        list_filter = list_filter or DEFAULT_FILTER
+        depth = -(-(offset + k) // PAGE_DEPTH) * PAGE_DEPTH
+        items = ranker.rank_batch([ranker.snapshot(profile)], depth, list_filter)[0]
+        if rules:
+            items = rules.apply(items, ranker.catalogue, list_filter)
+        recommendation = self._outcome(None, profile, items[offset:offset + k]).recommendation
+        return replace(recommendation, offset=offset) if offset else recommendation
 
     def with_ranker(self, ranker: Ranker) -> "Recommender":
         """The same recommender ranking with another ranker (e.g. a newly fitted blend)."""

@@ -27,6 +27,9 @@ DEFAULT_EVENT_WEIGHTS: Mapping[str, float] = {
     "search": 2.0,
 }
 SEARCH = "search"
+IMPRESSION = "impression"  # a list was shown (attribution): counted, never folded into a profile
+LOGIN = "login"  # a guest signs in: user_id and session_id; the session's profile merges into the user's
+SESSION_PREFIX = "session:"  # a guest's profile key: the prefix and their session_id
 MAX_ID = 256  # characters of an id (item, user, event): longer ones are a producer bug, not an id
 MAX_TEXT = 10_000  # characters of a free-text field; the encoder reads 128 tokens of it anyway
 MAX_ATTRIBUTES = 100
@@ -93,6 +96,15 @@ class Event:
     type_weight: float | None = None  # set by parse_event from the configured types
     backfill: bool = False  # a historical event (streamrec import): it updates state but gets no list
     source: tuple[int, int] | None = None  # (events partition, offset) it was read at: its signal deltas' tag
+    from_list: str | None = None  # the list_id of the list this action came from (attribution)
+    session_id: str | None = None  # the shopper's session (a guest's events carry it without user_id)
+
+    @property
+    def key(self) -> str:
+        """The Kafka key the event travels under: the session for a guest's event and a login, else the user."""
+        if self.session_id is not None and (self.type == LOGIN or self.user_id == SESSION_PREFIX + self.session_id):
+            return self.session_id
+        return self.user_id
 
     @property
     def weight(self) -> float:
@@ -144,17 +156,18 @@ def parse_event(key: bytes | None, value: bytes | None, *, now: float | None = N
     ``ts`` defaults to ``now``. An event without ``event_id`` gets one derived from the message (key, value
     and ``now``), the same on every delivery of that message, so a redelivery is recognised as one.
     ``types`` are the accepted event types and their weights (the configured ones). The key must be the
-    event's user_id (``key_mismatch`` otherwise, a null key included): the partition it picks holds the
-    user's profile. ``wall_clock`` is the reading worker's own clock (default: now): a ``ts`` more than
+    event's user_id — a guest's event (session_id, no user_id) and a login: the session_id — (``key_mismatch``
+    otherwise, a null key included): the partition it picks holds the profile. ``wall_clock`` is the reading worker's own clock (default: now): a ``ts`` more than
     ``max_future`` seconds ahead of it is refused (``future_ts``), whatever the producer's clock says.
     """
     if value is None:
         raise InvalidMessage("null_value", "an event needs a JSON body")
     event = event_from_object(_load_object(value), now=now, types=types, id_key=key, id_bytes=value,
                               wall_clock=wall_clock, max_future=max_future)
-    if _decode_key(key) != event.user_id:
+    if _decode_key(key) != event.key:
         shown = "a null key" if key is None else f"key {_decode_key(key)[:40] or key[:40]!r}"
-        raise InvalidMessage("key_mismatch", f"an event's Kafka key must be its user_id {event.user_id[:40]!r}, "
+        what = "user_id" if event.key == event.user_id else "session_id"
+        raise InvalidMessage("key_mismatch", f"an event's Kafka key must be its {what} {event.key[:40]!r}, "
                                              f"got {shown}")
     return event
 
@@ -171,14 +184,29 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
     (default: this machine's clock) is refused with ``future_ts``; a late one is always accepted.
     """
     now = time.time() if now is None else now
-    user_id = _required_id(data, "user_id")
+    session_id = _required_id(data, "session_id") if data.get("session_id") is not None else None
+    if data.get("user_id") is None and session_id is not None:  # a guest: their profile is the session's
+        user_id = SESSION_PREFIX + session_id
+    else:
+        user_id = _required_id(data, "user_id")
     etype = data.get("type")
-    if not isinstance(etype, str) or etype not in types:
+    if etype == LOGIN and (session_id is None or user_id.startswith(SESSION_PREFIX)):
+        raise InvalidMessage("bad_login", "a login names both the user_id and the session_id it signs in")
+    if not isinstance(etype, str) or (etype not in types and etype not in (IMPRESSION, LOGIN)):
         shown = etype if not isinstance(etype, str) else etype[:40]
         raise InvalidMessage("bad_type", f"type must be one of {', '.join(types)}, got {shown!r}")
+    from_list = data.get("from_list")
+    if from_list is not None:
+        from_list = _required_id(data, "from_list")
     item_id = query = None
     if etype == SEARCH:
         query = _required_str(data, "query")
+    elif etype == LOGIN:
+        pass
+    elif etype == IMPRESSION:  # a list was shown: it names the list, and may name the item seen
+        if from_list is None:
+            raise InvalidMessage("missing_from_list", "an impression names the list shown (from_list)")
+        item_id = _required_id(data, "item_id") if data.get("item_id") is not None else None
     else:
         item_id = _required_id(data, "item_id")
     event_id = data.get("event_id")
@@ -200,7 +228,9 @@ def event_from_object(data: Mapping[str, Any], *, now: float | None = None,
         ts=ts,
         item_id=item_id,
         query=query,
-        type_weight=float(types[etype]),
+        type_weight=float(types.get(etype, 0.0)),
+        from_list=from_list,
+        session_id=session_id,
     )
 
 

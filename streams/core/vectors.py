@@ -20,7 +20,7 @@ from .catalogue import ItemMeta
 from .records import checked_id, checked_text
 
 SCHEMA_VERSION = 1
-_META_FIELDS = ("item_id", "title", "category", "price", "in_stock", "published_at")
+_META_FIELDS = ("item_id", "title", "category", "price", "in_stock", "published_at", "facets")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ def decode_record(key: bytes | None, value: bytes | None) -> VectorRecord:
 
 def meta_to_wire(meta: ItemMeta) -> dict[str, Any]:
     """The metadata part of the record."""
-    return {name: getattr(meta, name) for name in _META_FIELDS}
+    body = {name: getattr(meta, name) for name in _META_FIELDS}
+    body["facets"] = {name: list(values) for name, values in meta.facets.items()}
+    return body
 
 
 def meta_from_wire(data: Any, item_id: str) -> ItemMeta:
@@ -112,7 +114,12 @@ def meta_from_wire(data: Any, item_id: str) -> ItemMeta:
         raise InvalidMessage("bad_vector_record", "meta in_stock must be true or false")
     if not _finite_number(published_at):
         raise InvalidMessage("bad_vector_record", "meta published_at must be a number")
-    return ItemMeta(item_id, title, category, None if price is None else float(price), in_stock, float(published_at))
+    facets = data.get("facets") or {}
+    if not isinstance(facets, dict) or not all(isinstance(v, list) and all(isinstance(t, str) for t in v)
+                                               for v in facets.values()):
+        raise InvalidMessage("bad_vector_record", "meta facets must map names to lists of strings")
+    return ItemMeta(item_id, title, category, None if price is None else float(price), in_stock, float(published_at),
+                    {str(name): tuple(values) for name, values in facets.items()})
 
 
 def _finite_number(value: Any) -> bool:

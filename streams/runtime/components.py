@@ -48,4 +48,5 @@ class Components:
     deltas: Any = None  # BatchSender for `signal-deltas`
     profile_cache: Any = None  # profilecache.ProfileCache: the hot profiles, decoded
     signal_sender: Any = None  # BatchSender for the signals topic (the aggregator's rows)
+    experiment: Any = None  # core.arms.ArmedRecommender when STREAMREC_EXPERIMENT names an experiment
     stalls: Any = None  # stalls.StallWatch: partitions with records and no progress (read by /ready)

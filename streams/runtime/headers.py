@@ -8,6 +8,8 @@ BACKFILL = "streamrec-backfill"
 #: a control message keyed by user_id; value ``forget``: remove everything kept about that shopper
 CONTROL = "streamrec-control"
 FORGET = b"forget"
+#: value ``merge``: a guest session's profile, sent keyed by the user at login (runtime/sessions.py)
+MERGE = b"merge"
 
 
 def header(message: Any, name: str) -> bytes | None:

@@ -1,7 +1,7 @@
 """Who may call a worker's HTTP routes, how often, and what a refusal looks like.
 
-Every route except ``/health``, ``/ready`` and ``/metrics`` needs ``Authorization: Bearer <token>``, and each
-route needs one scope of that token: ``read`` (lists, search, item signals), ``ingest`` (``POST /events``),
+Every route except ``/health``, ``/ready``, ``/metrics`` and ``/openapi.json`` needs ``Authorization: Bearer <token>``, and each
+route needs one scope of that token: ``read`` (lists, search, item signals), ``ingest`` (``POST /events``, ``POST /items``, ``DELETE /items/{id}``),
 ``admin`` (forget a shopper, read a shopper's profile). A route this table does not name is refused even with a
 valid token. Tokens come from ``STREAMREC_API_TOKENS_FILE`` and/or ``STREAMREC_API_TOKENS``; only their SHA-256
 digests are kept, and a presented token is compared with every one of them by ``hmac.compare_digest``, without
@@ -40,15 +40,20 @@ log = logging.getLogger(__name__)
 SCOPES = ("read", "ingest", "admin")
 #: a token shorter than this is refused at start-up: `streamrec token` makes 43-character ones
 MIN_TOKEN_LENGTH = 32
-#: routes anyone may call: liveness and readiness probes, the Prometheus scrape
-OPEN_ROUTES = frozenset({("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")})
+#: routes anyone may call: liveness and readiness probes, the Prometheus scrape, the API's description
+OPEN_ROUTES = frozenset({("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/openapi.json")})
 #: (method, route) → the scope it needs
 ROUTE_SCOPES = {
     ("GET", "/recommendations/{user_id}"): "read",
+    ("GET", "/sessions/{session_id}/recommendations"): "read",
     ("GET", "/search"): "read",
     ("GET", "/items/{item_id}/signals"): "read",
+    ("GET", "/items/{item_id}/similar"): "read",
     ("POST", "/events"): "ingest",
+    ("POST", "/items"): "ingest",
+    ("DELETE", "/items/{item_id}"): "ingest",
     ("DELETE", "/users/{user_id}"): "admin",
+    ("DELETE", "/sessions/{session_id}"): "admin",
     ("GET", "/users/{user_id}/profile"): "admin",
 }
 #: the request key under which a view finds the caller's Token

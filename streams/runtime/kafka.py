@@ -302,19 +302,29 @@ def _str(value: object) -> str | None:
 
 
 def poll_partitions(consumer: Any, topic: str, *, from_beginning: bool = True, topic_timeout: float | None = None,
-                    interval: float = 0.2) -> Iterator[list[Any]]:
+                    interval: float = 0.2, partition: int | None = None, offset: int | None = None) -> Iterator[list[Any]]:
     """The one assign-mode reader: assign every partition of ``topic`` (no consumer group, which hangs on the
     embedded broker), seek to the beginning or the end, then yield each poll's records (kafka-python records; an
     empty list when a poll brought none) for as long as the caller reads. Yields nothing when the topic does not
-    appear within ``topic_timeout`` seconds (None: waits for it)."""
+    appear within ``topic_timeout`` seconds (None: waits for it). ``partition`` reads that one partition only
+    (none when the topic has no such partition); ``offset`` starts each partition there instead (a negative one
+    counts back from the end, as kcat's ``-o -N``)."""
     from kafka import TopicPartition
 
     partitions = wait_for_partitions(consumer, topic, topic_timeout, interval)
+    if partition is not None:
+        partitions = partitions & {partition}
     if not partitions:
         return
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
-    (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*tps)
+    if offset is None:
+        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*tps)
+    else:
+        starts, ends = consumer.beginning_offsets(tps), consumer.end_offsets(tps)
+        for tp in tps:
+            wanted = offset if offset >= 0 else ends[tp] + offset
+            consumer.seek(tp, min(max(wanted, starts[tp]), ends[tp]))
     while True:
         yield [record for records in consumer.poll(timeout_ms=200).values() for record in records]
 

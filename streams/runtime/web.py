@@ -7,7 +7,6 @@ a mistake gets a 4xx with a message, never a 500.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,10 @@ from faust.web import View
 
 from ..core.ingest import BatchError, parse_event_batch
 from ..core.profiles import Profile
-from ..core.records import checked_id, checked_text
+from ..core.records import SESSION_PREFIX, checked_id, checked_text
+from ..core.recommender import MAX_DEPTH, list_id
+from ..core.rules import Rules
+from ..core.similar import SimilarOptions, UnknownItem, served_neighbours, similar_items
 from ..errors import InvalidMessage
 from ..settings import MAX_K
 from .agents.forget import forget_message
@@ -24,7 +26,9 @@ from .audit import audit
 from .components import Components
 from .faust_compat import recovering
 from .httpauth import TOKEN_KEY
-from .queries import QueryError, list_filter, positive_int
+from . import attribution, webitems
+from .openapi import document
+from .queries import QueryError, list_filter, non_negative_int, positive_int
 
 #: seconds DELETE /users/{id} waits for the event agent to apply the forget before answering 202
 FORGET_WAIT = 10.0
@@ -63,18 +67,17 @@ def caller(request) -> str:
     return f"{token.name if token else '?'}@{request.remote or '?'}"
 
 
-def served_neighbours(signals, item_id: str, min_count: float) -> list[tuple[str, float]]:
-    """An item's neighbours (id, cosine) whose pair holds at least ``min_count`` co-occurrences, strongest first.
+def similar_options(settings) -> SimilarOptions:
+    """The product-page blend from the worker's settings."""
+    return SimilarOptions(behaviour=settings.similar_behaviour_weight, text=settings.similar_text_weight,
+                          min_pair_count=settings.signal_min_pair_count)
 
-    The view gives cosines, count(a, b) / sqrt(popularity(a) · popularity(b)); the pair's (time-decayed)
-    co-occurrence count is the cosine times that root. A pair below the minimum is left out: one or two
-    shoppers' pair could tell who they are.
-    """
-    popularity = signals.popularity
-    own = popularity.get(item_id)
-    kept = [(other, cosine) for other, cosine in signals.neighbours(item_id).items()
-            if cosine * math.sqrt(max(0.0, own * popularity.get(other))) >= min_count * (1 - 1e-9)]
-    return sorted(kept, key=lambda kv: kv[1], reverse=True)
+
+def page(query, default_k: int) -> tuple[int, int]:
+    """(k, offset) of a page of a list: ``offset + k`` reaches at most MAX_DEPTH items deep."""
+    k = positive_int(query, "k", default_k, maximum=MAX_K)
+    offset = non_negative_int(query, "offset", maximum=MAX_DEPTH - k)
+    return k, offset
 
 
 def register(c: Components) -> None:
@@ -83,6 +86,7 @@ def register(c: Components) -> None:
     settings = c.settings
     # the query encoder runs in one thread of its own: off the event loop, and one query at a time
     query_encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-encoder")
+    rules = Rules.from_file(settings.rules) if settings.rules is not None else Rules()
 
     # A user's profile row is written from their events' partition (the table is co-partitioned with `events`),
     # so a request for a user goes to the worker that consumes that partition of `events`, keyed by the raw id.
@@ -90,41 +94,61 @@ def register(c: Components) -> None:
     class Recommendations(View):
         @app.topic_route(c.topics.events, match_info="user_id")
         async def get(self, request, user_id: str):
-            """The list the user would get now, under the page's filters (?k=&category=&exclude=&in_stock_only=)."""
-            try:
-                k = positive_int(request.query, "k", settings.k, maximum=MAX_K)
-                filters = list_filter(request.query)
-            except QueryError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            raw = c.profiles.get(user_id)
-            profile = Profile.from_bytes(raw) if raw is not None else Profile(user_id)
-            return self.json(c.recommender.recommend(profile, k, filters).to_message())
+            """The list the user would get now, a page of it (?k=&offset=), under the page's filters and the shop's rules."""
+            return served_list(self, request, user_id)
+
+    @app.page("/sessions/{session_id}/recommendations")
+    class SessionRecommendations(View):
+        @app.topic_route(c.topics.events, match_info="session_id")
+        async def get(self, request, session_id: str):
+            """A guest's list (their events carry session_id without user_id), as for a user."""
+            return served_list(self, request, SESSION_PREFIX + session_id)
+
+    def served_list(view, request, key: str):
+        try:
+            k, offset = page(request.query, settings.k)
+            filters = list_filter(request.query)
+        except QueryError as exc:
+            return view.json({"error": str(exc)}, status=400)
+        raw = c.profiles.get(key)
+        profile = Profile.from_bytes(raw) if raw is not None else Profile(key)
+        return view.json(attribution.recommend(c, profile, k, filters, offset=offset, rules=rules).to_message())
 
     @app.page("/users/{user_id}")
     class Users(View):
         @app.topic_route(c.topics.events, match_info="user_id")
         async def delete(self, request, user_id: str):
             """Forget a shopper: the control message goes through `events`, so it lands after their earlier events."""
-            try:
-                user_id = checked_id(user_id.strip(), "user_id")
-            except InvalidMessage as exc:
-                return self.json({"error": exc.detail}, status=400)
-            if not user_id:
-                return self.json({"error": "user_id must not be empty"}, status=400)
-            request_id = uuid.uuid4().hex
-            audit("forget_requested", user_id=user_id, by=caller(request), request_id=request_id)
-            waiter = asyncio.get_running_loop().create_future()
-            c.forget_waiters[request_id] = waiter
-            key, value, headers = forget_message(user_id, request_id)
-            await c.topics.events.send(key=key, value=value, headers=headers)
-            try:
-                existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
-            except asyncio.TimeoutError:
-                c.forget_waiters.pop(request_id, None)
-                return self.json({"user_id": user_id, "status": "accepted",
-                                  "detail": "the forget request is queued behind this user's earlier events"},
-                                 status=202)
-            return self.json({"user_id": user_id, "status": "forgotten", "profile_removed": existed})
+            return await forget(self, request, user_id, "user_id")
+
+    @app.page("/sessions/{session_id}")
+    class Sessions(View):
+        @app.topic_route(c.topics.events, match_info="session_id")
+        async def delete(self, request, session_id: str):
+            """Forget a guest: their session's profile, as for a user."""
+            return await forget(self, request, session_id, "session_id")
+
+    async def forget(view, request, key: str, name: str):
+        try:
+            key = checked_id(key.strip(), name)
+        except InvalidMessage as exc:
+            return view.json({"error": exc.detail}, status=400)
+        if not key:
+            return view.json({"error": f"{name} must not be empty"}, status=400)
+        request_id = uuid.uuid4().hex
+        audit("forget_requested", **{name: key}, by=caller(request), request_id=request_id)
+        waiter = asyncio.get_running_loop().create_future()
+        c.forget_waiters[request_id] = waiter
+        message_key, value, headers = forget_message(key, request_id, session=name == "session_id")
+        await c.topics.events.send(key=message_key, value=value, headers=headers)
+        try:
+            existed = await asyncio.wait_for(asyncio.shield(waiter), FORGET_WAIT)
+        except asyncio.TimeoutError:
+            c.forget_waiters.pop(request_id, None)
+            return view.json({name: key, "status": "accepted",
+                              "detail": "the forget request is queued behind this shopper's earlier events"},
+                             status=202)
+        return view.json({name: key, "status": "forgotten", "profile_removed": existed})
 
     @app.page("/users/{user_id}/profile")
     class UserProfile(View):
@@ -145,10 +169,25 @@ def register(c: Components) -> None:
         except QueryError as exc:
             return web.json({"error": str(exc)}, status=400)
         signals = c.state.signals
-        neighbours = served_neighbours(signals, item_id, settings.signal_min_pair_count)[:k]
+        ids, cosines = served_neighbours(signals, item_id, settings.signal_min_pair_count)
+        neighbours = zip(signals.ids.name_of(ids[:k].tolist()), cosines[:k].tolist())
         return web.json({"item_id": item_id, "popularity": signals.popularity.get(item_id),
                          "clock": signals.popularity.clock, "first_seen": signals.first_seen_for(item_id),
                          "neighbours": [{"item_id": b, "cooccurrence": v} for b, v in neighbours]})
+
+    @app.page("/items/{item_id}/similar")
+    async def item_similar(web, request, item_id: str):
+        """Items like this one for a product page: behaviour and text blended, with reasons (core/similar.py)."""
+        try:
+            k, offset = page(request.query, settings.k)
+            filters = list_filter(request.query)
+        except QueryError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        try:
+            items = similar_items(c.state, item_id, offset + k, similar_options(settings), filters)[offset:]
+        except UnknownItem:
+            return web.json({"error": f"item {item_id!r} is neither in the index nor in the signals"}, status=404)
+        return web.json({"item_id": item_id, "list_id": list_id(item_id, repr(time.time()), offset), "items": items})
 
     @app.page("/events")
     class Events(View):
@@ -206,9 +245,16 @@ def register(c: Components) -> None:
         body = readiness(c)
         return web.json(body, status=200 if body["ready"] else 503)
 
+    @app.page("/openapi.json")
+    async def openapi(web, request):
+        """The OpenAPI 3 document of the routes this worker serves (openapi.py)."""
+        return web.json(document(route.resource.canonical for route in request.app.router.routes()))
+
     @app.page("/metrics")
     async def metrics(web, request):
         body, content_type = c.metrics.render()
         # aiohttp refuses a charset inside content_type=, so the full header goes in as a header
         return web.bytes(body, headers={"Content-Type": content_type})
+
+    webitems.register(c)
 

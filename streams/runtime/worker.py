@@ -15,7 +15,7 @@ from ..core.recommender import Recommender
 from ..core.state import ItemState
 from ..metrics import Metrics
 from ..settings import Settings
-from . import audit, housekeeping, learning, outage, sensor, web
+from . import attribution, audit, housekeeping, learning, outage, sensor, web
 from .agents import adapters as adapter_follower
 from .agents import aggregator
 from .agents import events as event_agent
@@ -83,6 +83,7 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
     async def _ownership_moves(app, revoked, **kwargs) -> None:
         c.profile_cache.clear()  # another worker may write these users' profiles now
 
+    c.experiment = attribution.load(settings)
     sensor.install(app, metrics)
     if settings.role == "trainer":  # one per deployment: learns the adapter, ranks nothing
         trainer_agent.register(c)

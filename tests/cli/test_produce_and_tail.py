@@ -234,3 +234,37 @@ def test_produce_puts_headers_on_every_message():
     assert options.headers == (("streamrec-control", b"forget"), ("x", b"a=b")) and options.key_field == "user_id"
     with pytest.raises(ImproperlyConfigured, match="--header takes NAME=VALUE"):
         produce_options(argparse.Namespace(**{**vars(args), "header": ["novalue"]}), Settings())
+
+
+@pytest.mark.integration
+def test_tail_takes_kcats_partition_offset_and_group_options(broker, topics, capsys):
+    from kafka import KafkaConsumer
+
+    users = [f"k{n}" for n in range(8)]
+    for u in users:  # one batch per message: the embedded broker reports a multi-record batch's end short
+        publish(broker.bootstrap, topics.recommendations, [(u, _recommendation(u, f"{u}-e", f"For {u}."))])
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    partitions = sorted(consumer.partitions_for_topic(topics.recommendations))
+    consumer.close()
+    placed = {(m["partition"], m["offset"]): m["key"] for m in read_topic(broker.bootstrap, topics.recommendations,
+                                                                          count=len(users), timeout=30)}
+    first = partitions[0]
+    in_first = [key for (p, _), key in sorted(placed.items()) if p == first]
+
+    def tail(*flags):
+        code = main(["tail", "--broker", broker.url, "--json", "--timeout", "3", *flags])
+        assert code == 0
+        return [json.loads(line)["user_id"] for line in capsys.readouterr().out.splitlines()]
+
+    assert tail("-p", str(first), "-o", "beginning") == in_first
+    assert tail("--partition", str(first), "--offset", "-1") == in_first[-1:], "kcat's -o -N: N before the end"
+    assert tail("-p", str(first), "-o", "1") == in_first[1:]
+    assert sorted(tail("-o", "0")) == sorted(users), "every partition from offset 0"
+    assert tail("-p", "99", "-o", "beginning") == [], "no such partition: nothing"
+    grouped = tail("-G", f"{topics.prefix}dashboards", "-o", "beginning", "--max", "8", "--timeout", "30")
+    assert sorted(grouped) == sorted(users)
+    assert tail("-G", f"{topics.prefix}dashboards", "-o", "beginning", "--timeout", "12") == [], \
+        "the group committed what it read"
+
+    assert main(["tail", "--broker", broker.url, "-G", "g", "-p", "0"]) == 2
+    assert "leave out -p" in capsys.readouterr().err

@@ -16,3 +16,15 @@ def test_query_parameters_are_validated():
         list_filter({"in_stock_only": "maybe"})
     with pytest.raises(QueryError, match="category must not be empty"):
         list_filter({"category": " "})
+
+
+def test_price_and_attribute_parameters_are_validated():
+    f = list_filter({"price_min": "10", "price_max": "99.5", "attr.colour": " red ", "attr.size": "M"})
+    assert (f.price_min, f.price_max, f.attributes) == (10.0, 99.5, (("colour", "red"), ("size", "M")))
+    for bad, message in [({"price_min": "cheap"}, "price_min must be a number"),
+                         ({"price_max": "-1"}, "price_max must be a non-negative"),
+                         ({"price_max": "nan"}, "price_max must be a non-negative"),
+                         ({"price_min": "9", "price_max": "3"}, "price_min \\(9\\) is above price_max \\(3\\)"),
+                         ({"attr.": "x"}, "attr.NAME=VALUE"), ({"attr.colour": " "}, "attr.NAME=VALUE")]:
+        with pytest.raises(QueryError, match=message):
+            list_filter(bad)

@@ -24,14 +24,15 @@ class ListFilter:
     category: str | None = None  # only items of this category
     exclude: frozenset[str] = frozenset()  # never these ids
     in_stock_only: bool = True  # False: out-of-stock items may be listed too (deleted ones never are)
+    price_min: float | None = None  # only items priced at least this (an item without a price is left out)
+    price_max: float | None = None  # only items priced at most this
+    attributes: tuple[tuple[str, str], ...] = ()  # only items whose attribute holds the value, for each pair
 
     def admits(self, item_id: str, catalogue: Catalogue) -> bool:
         """Whether ``item_id`` may be listed under this filter."""
-        if item_id in self.exclude or item_id not in catalogue:
-            return False
-        if self.in_stock_only and not catalogue.recommendable(item_id):
-            return False
-        return self.category is None or catalogue.category(item_id) == self.category
+        dense = catalogue.ids.get(item_id)
+        catalogue.fit()
+        return dense >= 0 and bool(self.mask(np.array([dense]), catalogue)[0])
 
     def mask(self, dense: np.ndarray, catalogue: Catalogue) -> np.ndarray:
         """:meth:`admits` of dense ids, as a column operation."""
@@ -40,6 +41,15 @@ class ListFilter:
             ok &= catalogue.category_code[dense] == catalogue.code_of(self.category)
         if self.exclude:
             ok &= ~np.isin(dense, catalogue.ids.lookup(list(self.exclude)))
+        if self.price_min is not None or self.price_max is not None:
+            price = catalogue.price[dense]  # NaN compares False: an item without a price is left out
+            ok &= (price >= (self.price_min if self.price_min is not None else -np.inf)) & \
+                  (price <= (self.price_max if self.price_max is not None else np.inf))
+        if self.attributes and ok.any():  # a page filter (HTTP), never on the event path: per admitted item
+            at = np.flatnonzero(ok)
+            for n, name in zip(at.tolist(), catalogue.ids.name_of(dense[at].tolist())):
+                meta = catalogue.get(name)
+                ok[n] = meta is not None and all(meta.has(a, v) for a, v in self.attributes)
         return ok
 
 

@@ -24,6 +24,8 @@ class ReasonCode(StrEnum):
     NEW_ARRIVAL = "new_arrival"
     EARLIER_ACTIVITY = "earlier_activity"
     OTHER = "other"
+    BOOSTED = "boosted"  # a shop's boost rule added to the score (evidence: the rules)
+    PINNED = "pinned"  # a shop's pin rule put the item at its position (evidence: the rule, the position)
 
 
 class Reason(dict):

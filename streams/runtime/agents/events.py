@@ -28,8 +28,9 @@ from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
 from ..faust_compat import bind_event
-from ..headers import BACKFILL, CONTROL, header
+from ..headers import BACKFILL, CONTROL, MERGE, header
 from ..publish import publish_lists
+from .. import attribution, sessions
 from . import forget
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,11 @@ async def handle_batch(c: Components, batch) -> None:
     started = time.monotonic()
     run: list = []
     for fevent in batch:
-        if header(fevent.message, CONTROL) is not None:
+        kind = header(fevent.message, CONTROL)
+        if kind is not None:
             await _handle_events(c, run, started)
             run = []
-            await forget.handle_control(c, fevent)
+            await (sessions.handle_merge if kind == MERGE else forget.handle_control)(c, fevent)
         else:
             run.append(fevent)
     await _handle_events(c, run, started)
@@ -66,7 +68,14 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     if not batch:
         return
     arrived = time.time()
-    accepted = await _parse(c, batch, arrived)
+    accepted = attribution.count(c, await _parse(c, batch, arrived))  # impressions counted, not ranked
+    for run, login in sessions.runs(accepted):  # a login sends its session's profile as it stands
+        await _fold(c, run, started, arrived)
+        if login is not None:
+            await sessions.send_merge(c, login)
+
+
+async def _fold(c: Components, accepted, started: float, arrived: float) -> None:
     if not accepted:
         return
     stored = _load_profiles(c, accepted)
@@ -154,7 +163,7 @@ async def _rank(c: Components, accepted, stored: dict[str, Profile], collector: 
     """Outcomes of the batch; if ranking the batch fails, each event alone, and only a failing one is dead-lettered."""
     events = [event for _, event in accepted]
     try:
-        return c.recommender.process(events, stored, signals=collector, arrived=arrived)
+        return attribution.process(c, events, stored, signals=collector, arrived=arrived)
     except Exception:
         log.exception("ranking a batch of %d events failed; ranking them one by one", len(events))
     collector.deltas.clear()
@@ -163,7 +172,7 @@ async def _rank(c: Components, accepted, stored: dict[str, Profile], collector: 
     for fevent, event in accepted:
         mark = len(collector.deltas)
         try:
-            [outcome] = c.recommender.process([event], profiles, signals=collector, arrived=arrived)
+            [outcome] = attribution.process(c, [event], profiles, signals=collector, arrived=arrived)
         except Exception as exc:
             del collector.deltas[mark:]
             log.exception("ranking event %s failed", event.event_id)

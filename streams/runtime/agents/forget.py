@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from ...core.records import SESSION_PREFIX
 from ..audit import audit
 from ..components import Components
 from ..deadletters import send_dead_letter
@@ -18,9 +19,10 @@ from ..faust_compat import bind_event
 from ..headers import CONTROL, FORGET, header
 
 
-def forget_message(user_id: str, request_id: str | None = None) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """(key, value, headers) of the control message that forgets ``user_id``."""
-    value = {"control": "forget", "user_id": user_id}
+def forget_message(user_id: str, request_id: str | None = None, *,
+                   session: bool = False) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of the control message that forgets ``user_id`` (``session``: a guest's session id)."""
+    value = {"control": "forget", "session_id" if session else "user_id": user_id}
     if request_id:
         value["request_id"] = request_id
     return user_id.encode(), json.dumps(value).encode(), [(CONTROL, FORGET)]
@@ -34,12 +36,14 @@ async def handle_control(c: Components, fevent) -> None:
         body = json.loads(message.value) if message.value else {}
     except ValueError:
         body = None
-    user_id = (message.key or b"").decode("utf-8", "replace").strip()
-    if kind != FORGET or not isinstance(body, dict) or not user_id or body.get("user_id", user_id) != user_id:
+    key = (message.key or b"").decode("utf-8", "replace").strip()
+    named = body.get("session_id", body.get("user_id", key)) if isinstance(body, dict) else None
+    if kind != FORGET or not isinstance(body, dict) or not key or named != key:
         await send_dead_letter(c, "events", message, "bad_control",
-                               "a control message needs header streamrec-control: forget, the user_id as key "
-                               "and a JSON object whose user_id (if any) is the key")
+                               "a control message needs header streamrec-control: forget, the user_id (a guest's "
+                               "session_id) as key and a JSON object whose user_id or session_id (if any) is the key")
         return
+    user_id = SESSION_PREFIX + key if "session_id" in body else key  # a guest's profile is their session's
     bind_event(fevent)  # the table row and its changelog partition are this user's
     existed = c.profiles.get(user_id) is not None
     c.profile_cache.discard(user_id)
