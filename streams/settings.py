@@ -190,6 +190,9 @@ class Settings(BaseSettings):
     k: int = Field(RankingOptions.k, ge=1, le=MAX_K, description="items per recommendation list")
     half_life_days: float = Field(RankingOptions.half_life_seconds / _DAY, gt=0, description="profile time-decay half-life (days)")
     exclude_seen: bool = Field(RankingOptions.exclude_seen, description="never recommend what the user already touched")
+    exclude_types: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None, description="with exclude_seen: the event types that keep an item out of later lists, `view,click` "
+        "(default: every type); items touched only by other types come back as buy-again items")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
     ranker_model: Path | None = Field(
@@ -228,6 +231,12 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"give a rate as N/second, N/minute, N/hour or N/day (several joined by ;), got {value!r}") from None
         return value
+
+    @field_validator("exclude_types", mode="before")
+    @classmethod
+    def _parse_exclude_types(cls, value: Any) -> Any:
+        """`view,click` (an empty string: no type excludes)."""
+        return tuple(t.strip() for t in value.split(",") if t.strip()) if isinstance(value, str) else value
 
     @field_validator("event_weights", mode="before")
     @classmethod
@@ -281,7 +290,7 @@ class Settings(BaseSettings):
     def ranking_options(self) -> RankingOptions:
         """The ranker's options; the blend weights come from STREAMREC_WEIGHTS, else the packaged fit."""
         weights, label = load_weights(self.weights)
-        return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen,
+        return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen, exclude_types=self.exclude_types,
                        half_life_seconds=self.half_life_days * _DAY, weights=weights, weights_label=label)
 
     def trainer_options(self) -> TrainerOptions:
