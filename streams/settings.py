@@ -147,6 +147,10 @@ class Settings(BaseSettings):
                                          description="popularity and co-occurrence forget at this pace (days)")
     signal_window: int = Field(SignalOptions.window, ge=1, le=HISTORY_LIMIT,
                                description="an interaction pairs with this many of the shopper's previous items")
+    signal_forward: float = Field(SignalOptions.forward, ge=0, description="co-occurrence: what an item's row learns "
+                                  "of the items that came after it (forward > backward: rows of transitions)")
+    signal_backward: float = Field(SignalOptions.backward, ge=0,
+                                   description="co-occurrence: what an item's row learns of the items that came before it")
     signal_position_decay: float = Field(SignalOptions.position_decay, gt=0, le=1,
                                          description="the k-th previous item pairs with weight decay**k")
     signal_min_pair_count: int = Field(
@@ -285,7 +289,8 @@ class Settings(BaseSettings):
     def signal_options(self) -> SignalOptions:
         """How the shop-wide signals learn."""
         return replace(SignalOptions(), half_life_days=self.signal_half_life_days, window=self.signal_window,
-                       position_decay=self.signal_position_decay)
+                       position_decay=self.signal_position_decay, forward=self.signal_forward,
+                       backward=self.signal_backward)
 
     def ranking_options(self) -> RankingOptions:
         """The ranker's options; the blend weights come from STREAMREC_WEIGHTS, else the packaged fit."""
