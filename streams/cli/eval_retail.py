@@ -5,6 +5,7 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -22,9 +23,8 @@ def run(args: argparse.Namespace, settings) -> int:
     from ..evaluation import basket_report as report
     from ..evaluation.basket import Period, replay_baskets
     from ..evaluation.basket_baselines import BASELINES, build_baselines
-    from ..evaluation.basket_streamrec import build_streamrec
+    from ..evaluation.basket_streamrec import METHODS, build_streamrec
     from ..evaluation.retail import load_retail, resolve_path
-    from ..evaluation.stream_methods import CONTENT, HYBRID
 
     require_extra("matplotlib", "streamrec eval's plots")
     if getattr(args, "items", None) or getattr(args, "events", None):
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace, settings) -> int:
     log = load_retail(path)
     for line in log.report():
         console.print(line)
-    names = [m.strip() for m in (args.methods or ",".join((*BASELINES, CONTENT, HYBRID))).split(",") if m.strip()]
-    known = (*BASELINES, CONTENT, HYBRID)
+    known = (*BASELINES, *METHODS)
+    names = [m.strip() for m in (args.methods or ",".join(known)).split(",") if m.strip()]
     unknown = [m for m in names if m not in known]
     if unknown or not names:
         raise ImproperlyConfigured(f"unknown --methods {', '.join(unknown) or '(none)'}; choose among {', '.join(known)}")
@@ -43,13 +43,15 @@ def run(args: argparse.Namespace, settings) -> int:
     items = list(log.items.values())
     methods = build_baselines([i.item_id for i in items], [i.title for i in items], names)
     model_version = "-"
-    if CONTENT in names or HYBRID in names:
+    if any(name in METHODS for name in names):
         with console.status("loading the encoder and encoding the titles…"):
             encoder = load_encoder(settings.encoder_options())
             vectors = encoder.encode([item.text() for item in items])
         model_version = encoder.version
-        methods += build_streamrec(items, vectors, model_version, settings.ranking_options(),
-                                   settings.signal_options(), names)
+        ranking = settings.ranking_options()
+        if ranking.exclude_types is None and ranking.exclude_seen:
+            ranking = replace(ranking, exclude_types=())  # a shop of consumables: what was bought comes back
+        methods += build_streamrec(items, vectors, model_version, ranking, settings.signal_options(), names)
     started = time.monotonic()
     step = max(1, len(lines) // 20)
     printed = [0]
@@ -66,7 +68,10 @@ def run(args: argparse.Namespace, settings) -> int:
     report.print_tables(figures, result, console)
     command = "streamrec " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["eval"] else "streamrec eval"
     out = Path(args.report_dir)
-    extra = {"model_version": model_version, "period": [period.start, period.end], "methods": names}
+    extra = {"model_version": model_version, "period": [period.start, period.end], "methods": names,
+             "ranking": {"weights": ranking.weights.__dict__, "weights_label": ranking.weights_label,
+                         "exclude_types": ranking.exclude_types} if model_version != "-" else None,
+             "signals": settings.signal_options().__dict__}
     json_path = report.write_json(report.to_json(result, figures, command, str(path), extra), out / "eval.json")
     png_path = report.plot(figures, out / "eval.png")
     console.print(f"wrote {json_path} and {png_path} ({result.seconds:.0f} s)")

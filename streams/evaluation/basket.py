@@ -158,7 +158,8 @@ def replay_baskets(lines: Sequence[Line], methods: Sequence[BasketMethod], perio
                         if lists[m.name][target] is not None:  # None: the method has no list for this target
                             scores[(m.name, target)].add(inv.customer, lists[m.name][target], relevant[target], k)
             for m in methods:
-                _count_new(fresh[m.name], lists[m.name]["all"][:k], recent, relevant["all"])
+                if lists[m.name]["all"] is not None:
+                    _count_new(fresh[m.name], lists[m.name]["all"][:k], recent, relevant["all"])
         for row in inv.lines:
             line = lines[row]
             first_sold.setdefault(line.item_id, line.ts)
@@ -169,7 +170,7 @@ def replay_baskets(lines: Sequence[Line], methods: Sequence[BasketMethod], perio
         if on_progress is not None:
             on_progress(done, len(lines))
     return BasketResult([m.name for m in methods], scores, points, len(lines), time.monotonic() - started,
-                        {name: _rates(f) for name, f in fresh.items()})
+                        {name: _rates(f) for name, f in fresh.items() if f["lists"]})
 
 
 def _targets(published: dict[str, list[str] | None]) -> dict[str, list[str] | None]:

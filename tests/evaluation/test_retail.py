@@ -108,3 +108,16 @@ def test_eval_on_an_export_writes_tables_json_and_plot(export, tmp_path, capsys)
     assert (out / "eval.png").stat().st_size > 0
     assert main(["eval", "--data", "online-retail", "--path", str(export), "--methods", "nope"]) == 2
     assert "unknown --methods nope" in capsys.readouterr().err
+
+
+def test_streamrec_on_an_export_brings_bought_items_back_and_ranks_new_ones(export, tmp_path, capsys):
+    out = tmp_path / "streamrec"
+    assert main(["eval", "--data", "online-retail", "--path", str(export), "--quiet", "--out", str(out),
+                 "--methods", "personal-frequency,streamrec,streamrec-content,streamrec-no-content"]) == 0
+    body = json.loads((out / "eval.json").read_text())
+    assert body["ranking"]["exclude_types"] == [], "a shop of consumables: nothing bought is excluded"
+    hybrid = body["targets"]["all"]["streamrec"]
+    assert hybrid["points"] == 3 and hybrid["hr"]["mean"] > 0, "A1, bought again and again, comes back"
+    assert set(body["targets"]["new"]) == {"streamrec", "streamrec-content", "streamrec-no-content"}
+    assert "_profiles" not in body["targets"]["all"] and set(body["new_products"]) >= {"streamrec", "streamrec-content"}
+    assert "content / title TF-IDF" in capsys.readouterr().out
