@@ -129,12 +129,13 @@ class Profile:
         by an event of type ``kind`` at ``ts``."""
         seen = self.seen_ids
         cache = self._dense
-        mark = self.marks.get(item_id)
+        marks = self.marks
+        mark = marks.pop(item_id, None)  # re-inserted: marks keep the order of seen_ids
         if mark is None:
-            self.marks[item_id] = (kind, 1, ts, ts)
+            marks[item_id] = (kind, 1, ts, ts)
         else:
             kinds = mark[0] if kind in mark[0].split("|") else "|".join(filter(None, (mark[0], kind)))
-            self.marks[item_id] = (kinds, mark[1] + 1, mark[2], max(mark[3], ts))
+            marks[item_id] = (kinds, mark[1] + 1, mark[2], max(mark[3], ts))
         if item_id in seen:
             del seen[item_id]  # moves to the newest end; the set of ids is the same
             seen[item_id] = None
@@ -187,7 +188,8 @@ class Profile:
             list(self.seen_ids), list(self.categories), np.array(list(self.categories.values()), dtype="<f8").tobytes(),
             list(self.applied_ids), np.array([-1 if s is None else s[0] for s in marks], dtype="<i4").tobytes(),
             np.array([-1 if s is None else s[1] for s in marks], dtype="<i8").tobytes(),
-            *_mark_fields(self.seen_ids, self.marks),
+            list(self.marks.values()) if len(self.marks) == len(self.seen_ids) else
+            [self.marks.get(i, _NO_MARK) for i in self.seen_ids],
         )
         return _ENCODER.encode(record)
 
@@ -235,25 +237,17 @@ class _Record(msgspec.Struct, array_like=True):
     applied: list[str]
     applied_partitions: bytes  # int32, -1: no source
     applied_offsets: bytes  # int64
-    # aligned with ``seen`` (empty in rows of earlier versions)
-    mark_types: list[str] = []
-    mark_times: bytes = b""  # int32
-    mark_first: bytes = b""  # float64
-    mark_last: bytes = b""  # float64
+    # per seen item, aligned with ``seen``: (types, times, first ts, last ts); empty in rows of earlier versions
+    marks: list[tuple[str, int, float, float]] = []
 
 
-def _mark_fields(seen: dict[str, None], marks: dict[str, tuple[str, int, float, float]]) -> tuple:
-    rows = [marks.get(i, ("", 0, 0.0, 0.0)) for i in seen]
-    return ([m[0] for m in rows], np.array([m[1] for m in rows], dtype="<i4").tobytes(),
-            np.array([m[2] for m in rows], dtype="<f8").tobytes(), np.array([m[3] for m in rows], dtype="<f8").tobytes())
+_NO_MARK = ("", 0, 0.0, 0.0)
 
 
 def _marks_of(r: "_Record") -> dict[str, tuple[str, int, float, float]]:
-    if len(r.mark_types) != len(r.seen):
+    if len(r.marks) != len(r.seen):
         return {}
-    times = np.frombuffer(r.mark_times, "<i4").tolist()
-    first, last = np.frombuffer(r.mark_first, "<f8").tolist(), np.frombuffer(r.mark_last, "<f8").tolist()
-    return {i: (k, n, f, t) for i, k, n, f, t in zip(r.seen, r.mark_types, times, first, last) if n > 0}
+    return {i: tuple(m) for i, m in zip(r.seen, r.marks) if m[1] > 0}
 
 
 _ENCODER = msgspec.msgpack.Encoder()
