@@ -16,7 +16,7 @@ from index import IndexOptions, build_index
 
 from ..core.catalogue import Catalogue, ItemMeta
 from ..core.profiles import Profile
-from ..core.ranking import Ranker, RankingOptions
+from ..core.ranking import ListFilter, Ranker, RankingOptions
 from ..core.recommender import Recommender
 from ..core.records import Item
 from ..core.signals import ItemSignals, SignalOptions
@@ -58,13 +58,14 @@ class StreamrecBaskets:
         self.profiles[line.customer] = self.recommender.process([event], self.profiles)[0].profile
 
     def publish(self, customer: str, ts: float, k: int) -> dict[str, list[str]]:
-        """The customer's list as the HTTP view would show it now: *all* scores it as it is (buy-again items
-        mixed in); *new* scores its items the customer never bought, in the same order (a longer list, cut)."""
+        """The customer's lists as the HTTP view would show them now: *all* scores the list as it is (buy-again
+        items mixed in); *new* the list of a page that excludes what the customer bought (``exclude=``)."""
         profile = self.profiles.get(customer)
         if profile is None:
             return {"all": [], "new": []}
-        listed = self.recommender.recommend(profile, 4 * k).item_ids
-        return {"all": listed[:k], "new": [i for i in listed if i not in profile.seen_ids][:k]}
+        bought = ListFilter(exclude=frozenset(profile.seen_ids))
+        return {"all": self.recommender.recommend(profile, k).item_ids,
+                "new": self.recommender.recommend(profile, k, bought).item_ids}
 
 
 def build_streamrec(items: Sequence[Item], vectors: np.ndarray, model_version: str, ranking: RankingOptions,
