@@ -147,6 +147,10 @@ class Settings(BaseSettings):
                                          description="popularity and co-occurrence forget at this pace (days)")
     signal_window: int = Field(SignalOptions.window, ge=1, le=HISTORY_LIMIT,
                                description="an interaction pairs with this many of the shopper's previous items")
+    signal_forward: float = Field(SignalOptions.forward, ge=0, description="co-occurrence: what an item's row learns "
+                                  "of the items that came after it (forward > backward: rows of transitions)")
+    signal_backward: float = Field(SignalOptions.backward, ge=0,
+                                   description="co-occurrence: what an item's row learns of the items that came before it")
     signal_position_decay: float = Field(SignalOptions.position_decay, gt=0, le=1,
                                          description="the k-th previous item pairs with weight decay**k")
     signal_min_pair_count: int = Field(
@@ -202,6 +206,9 @@ class Settings(BaseSettings):
         None, description="an A/B experiment: arms with shares and their own blend, a JSON file (docs/http.md)")
     rules: Path | None = Field(
         None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/http.md)")
+    exclude_types: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        None, description="with exclude_seen: the event types that keep an item out of later lists, `view,click` "
+        "(default: every type); items touched only by other types come back as buy-again items")
     weights: Path | None = Field(
         None, description="blend weights file written by `streamrec fit`; default: the packaged fitted weights")
     ranker_model: Path | None = Field(
@@ -240,6 +247,12 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"give a rate as N/second, N/minute, N/hour or N/day (several joined by ;), got {value!r}") from None
         return value
+
+    @field_validator("exclude_types", mode="before")
+    @classmethod
+    def _parse_exclude_types(cls, value: Any) -> Any:
+        """`view,click` (an empty string: no type excludes)."""
+        return tuple(t.strip() for t in value.split(",") if t.strip()) if isinstance(value, str) else value
 
     @field_validator("event_weights", mode="before")
     @classmethod
@@ -289,12 +302,13 @@ class Settings(BaseSettings):
     def signal_options(self) -> SignalOptions:
         """How the shop-wide signals learn."""
         return replace(SignalOptions(), half_life_days=self.signal_half_life_days, window=self.signal_window,
-                       position_decay=self.signal_position_decay)
+                       position_decay=self.signal_position_decay, forward=self.signal_forward,
+                       backward=self.signal_backward)
 
     def ranking_options(self) -> RankingOptions:
         """The ranker's options; the blend weights come from STREAMREC_WEIGHTS, else the packaged fit."""
         weights, label = load_weights(self.weights)
-        return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen,
+        return replace(RankingOptions(), k=self.k, exclude_seen=self.exclude_seen, exclude_types=self.exclude_types,
                        half_life_seconds=self.half_life_days * _DAY, weights=weights, weights_label=label)
 
     def trainer_options(self) -> TrainerOptions:

@@ -25,7 +25,7 @@ class Encoder:
         return np.stack([v / np.linalg.norm(v) for v in out])
 
 
-def world(seed: int, weights: RankingWeights, mmr: float) -> Recommender:
+def world(seed: int, weights: RankingWeights, mmr: float, exclude_types=None) -> Recommender:
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((len(ITEMS), DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -43,7 +43,8 @@ def world(seed: int, weights: RankingWeights, mmr: float) -> Recommender:
             signals.observe(item, session[:n][::-1], clock)
     for item in ITEMS[-8:]:  # new arrivals nobody touched
         signals.note_item(item, clock)
-    options = RankingOptions(k=8, mmr_lambda=mmr, weights=weights, content_neighbours=12, collab_window=5)
+    options = RankingOptions(k=8, mmr_lambda=mmr, weights=weights, content_neighbours=12, collab_window=5,
+                             exclude_types=exclude_types)
     return Recommender(Ranker(index, catalogue, signals, options), Encoder(), "m", clock=lambda: 0.0)
 
 
@@ -62,15 +63,16 @@ def events(seed: int) -> list[Event]:
     return out
 
 
-@pytest.mark.parametrize("seed, weights, mmr", [
-    (0, RankingWeights(), 0.85),  # the hand-set blend, diversified
-    (1, RankingWeights(content=0.03, collab=1.0, popularity=0.05, category=0.01, freshness=0.002), 0.85),
-    (2, RankingWeights(content=1.0, collab=0.0, popularity=0.0, category=0.0, freshness=0.0), 1.0),  # content only
+@pytest.mark.parametrize("seed, weights, mmr, exclude", [
+    (0, RankingWeights(), 0.85, None),  # the hand-set blend, diversified
+    (1, RankingWeights(content=0.03, collab=1.0, popularity=0.05, category=0.01, freshness=0.002), 0.85, None),
+    (2, RankingWeights(content=1.0, collab=0.0, popularity=0.0, category=0.0, freshness=0.0), 1.0, None),  # content only
+    (3, RankingWeights(repurchase=2.0), 0.85, ("view", "click")),  # purchases and carts come back: buy again
 ])
-def test_a_batch_publishes_what_each_event_alone_publishes(seed, weights, mmr):
+def test_a_batch_publishes_what_each_event_alone_publishes(seed, weights, mmr, exclude):
     frozen = DeltaCollector(SignalOptions())  # neither path changes the signals: both see the same ones
-    batch = world(seed, weights, mmr).process(events(seed), {}, signals=frozen)
-    single = world(seed, weights, mmr)
+    batch = world(seed, weights, mmr, exclude).process(events(seed), {}, signals=frozen)
+    single = world(seed, weights, mmr, exclude)
     profiles, alone = {}, []
     for event in events(seed):
         (outcome,) = single.process([event], profiles, signals=frozen)
@@ -78,3 +80,6 @@ def test_a_batch_publishes_what_each_event_alone_publishes(seed, weights, mmr):
         alone.append(outcome)
     assert [o.recommendation.to_message()["items"] for o in batch] == \
         [o.recommendation.to_message()["items"] for o in alone]
+    if exclude:
+        codes = {r["code"] for o in batch for i in o.recommendation.items for r in i.reasons}
+        assert "buy_again" in codes, "the case exercises the buy-again column"

@@ -49,7 +49,15 @@ def register(sub) -> None:
 def add_data_flags(parser) -> None:
     """What to replay and how: shared by `eval` and `fit`."""
     parser.add_argument("--data", metavar="DIR",
-                        help="RecBole ml-100k folder (STREAMREC_ML100K; default: ../shared/data/ml-100k)")
+                        help="RecBole ml-100k folder (STREAMREC_ML100K; default: ../shared/data/ml-100k), or "
+                        "'online-retail': the next-basket protocol on an Online Retail invoice-line export (--path)")
+    parser.add_argument("--path", metavar="FILE",
+                        help="with --data online-retail: the export (CSV or .csv.gz; default: "
+                        "../shared/data/online-retail/online_retail_2010-12_2011-08.csv.gz)")
+    parser.add_argument("--start", default="2011-06-01", metavar="DATE",
+                        help="with --data online-retail: first day of scored invoices (default 2011-06-01)")
+    parser.add_argument("--end", default="2011-08-31", metavar="DATE",
+                        help="with --data online-retail: last day of scored invoices (default 2011-08-31)")
     parser.add_argument("--items", metavar="FILE", help="a shop's catalogue: items as JSON lines or CSV (wire contract)")
     parser.add_argument("--events", metavar="FILE",
                         help="a shop's event log: events as JSON lines or CSV, each with ts (wire contract)")
@@ -69,6 +77,15 @@ def add_data_flags(parser) -> None:
 
 def run(args: argparse.Namespace, settings) -> int:
     """Replay, print the tables, write JSON and PNG (and the weights with --save-weights)."""
+    from . import eval_retail
+
+    if args.data == eval_retail.DATA_NAME:
+        if args.save_weights or args.workers != 1:
+            raise ImproperlyConfigured("--data online-retail replays one worker and fits no blend "
+                                       "(leave out --save-weights and --workers)")
+        return eval_retail.run(args, settings)
+    if args.path:
+        raise ImproperlyConfigured("--path goes with --data online-retail")
     return replay_and_report(args, settings, weights_path(args.save_weights) if args.save_weights else None)
 
 
@@ -97,6 +114,9 @@ def load_dataset(args: argparse.Namespace, settings, console: Console):
         for line in loaded.lines():
             console.print(line)
         return dataset.head(args.limit), f"{args.items} + {args.events}"
+    if args.data == "online-retail":
+        raise ImproperlyConfigured(f"streamrec {args.command} replays MovieLens or --items/--events; "
+                                   "the Online Retail protocol is `streamrec eval --data online-retail`")
     data_dir = resolve_data_dir(args.data or (str(settings.ml100k) if settings.ml100k else None), REPO_ROOT)
     return load_movielens(data_dir).head(args.limit), str(data_dir)
 

@@ -24,6 +24,7 @@ examples:
   streamrec import history.jsonl
   streamrec import orders.csv
   zcat history.jsonl.gz | streamrec import -
+  streamrec import online_retail.csv.gz     # an Online Retail invoice-line export, read as it is
 
 Each record has the wire contract's event shape and must carry its time (ts). Records are sorted by ts and
 published to the events topic, keyed by user_id, with the header streamrec-backfill: 1: the workers fold them
@@ -31,6 +32,11 @@ into profiles and signals exactly like live events but publish no list. A record
 earlier in the input is skipped as a duplicate (a record without event_id gets one derived from its
 content, so an exact repeat is a duplicate too); an unusable record goes to the dead-letter topic with its
 reason (streamrec dead-letters lists them).
+
+An Online Retail export (InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice, CustomerID,
+Country; plain or gzipped) is recognised by its header: its products go to the items topic (title, price) and
+each purchase line with a customer to the events topic as a purchase; guest, cancelled, non-product and
+correction lines are counted and left out.
 """
 
 
@@ -74,9 +80,13 @@ def run(args: argparse.Namespace, settings) -> int:
     path = None if args.file == "-" else Path(args.file)
     if path is not None and not path.is_file():
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    fmt = file_format(args.file, args.fmt)
     console = Console(stderr=True)
     started = time.monotonic()
+    from ..evaluation.retail import looks_like_retail
+
+    if path is not None and looks_like_retail(path):
+        return _import_retail(settings, path, console, args.quiet, started)
+    fmt = file_format(args.file, args.fmt)
     total = count_records(path, fmt) if path is not None else None
     report = ImportReport()
     rejected: list[tuple[int, bytes | None, bytes, InvalidMessage]] = []
@@ -111,12 +121,48 @@ def run(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def _publish(settings, events, rejected, report: ImportReport, progress: Progress, source: str) -> None:
+def _import_retail(settings, path: Path, console: Console, quiet: bool, started: float) -> int:
+    """An Online Retail export: its catalogue to `items`, its purchase lines to `events` (history)."""
+    import orjson
+
+    from ..evaluation.retail import load_retail, wire_records
+
+    log = load_retail(path)
+    for line in log.report():
+        console.print(line)
+    report = ImportReport()
+    events: list[tuple[float, int, WireEvent]] = []
+    rejected: list[tuple[int, bytes | None, bytes, InvalidMessage]] = []
+    items = []
+    for n, (kind, record) in enumerate(wire_records(log)):
+        if kind == "item":
+            items.append((record["item_id"].encode(), orjson.dumps(record)))
+            continue
+        try:
+            events.append((record["ts"], n, wire_event(record, types=settings.event_weights, require_ts=True)))
+        except InvalidMessage as exc:
+            rejected.append((n, record["user_id"].encode(), orjson.dumps(record), exc))
+    with _progress(console, quiet) as progress:
+        ensure_topics(settings, [settings.topic_items, settings.topic_events, settings.topic_dead_letters])
+        _publish(settings, events, rejected, report, progress, str(path), items)
+    print(f"published {len(items)} products to {settings.topic_items}; " + report.summary(time.monotonic() - started))
+    if report.failed:
+        print(f"streamrec: error: {report.failed} messages were not acknowledged by the broker", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _publish(settings, events, rejected, report: ImportReport, progress: Progress, source: str,
+             items: list[tuple[bytes, bytes]] = ()) -> None:
     from kafka.errors import KafkaError
 
     producer = connect_producer(settings, connect_timeout=5.0, linger_ms=20, max_block_ms=10_000)
     futures = []
     try:
+        for key, value in items:  # the catalogue first: a worker indexes an item before its events arrive
+            futures.append(producer.send(settings.topic_items, key=key, value=value))
+        if items:
+            producer.flush(timeout=60)
         task = progress.add_task(f"→ {settings.topic_events}", total=len(events))
         for _, _, wire in events:
             futures.append(producer.send(settings.topic_events, key=wire.key, value=wire.value,
@@ -133,7 +179,7 @@ def _publish(settings, events, rejected, report: ImportReport, progress: Progres
     finally:
         producer.close(timeout=5)
     report.failed = sum(1 for f in futures if f.failed())
-    report.applied = len(futures) - report.failed
+    report.applied = len(futures) - len(items) - report.failed
     report.dead_lettered = len(rejected)
 
 

@@ -46,7 +46,8 @@ _PHRASE_CACHE = 50_000
 
 
 def _cached_phrase(reason: Reason) -> str:
-    key = (reason["code"], reason.get("title") or reason.get("query") or reason.get("category"), reason.get("event_type"))
+    key = (reason["code"], reason.get("title") or reason.get("query") or reason.get("category"), reason.get("event_type"),
+           reason.get("every_days"))
     phrase = _PHRASES.get(key)
     if phrase is None:
         if len(_PHRASES) >= _PHRASE_CACHE:
@@ -77,7 +78,20 @@ def _phrase(reason: Reason) -> str:
         return "New in the shop"
     if code == ReasonCode.EARLIER_ACTIVITY:
         return "In line with what you browsed earlier"
+    if code == ReasonCode.BUY_AGAIN:
+        return f"You order this about {_cadence(ev.get('every_days'))}" if ev.get("every_days") else "You got this before"
     return ""
+
+
+def _cadence(days: float) -> str:
+    """'every day', 'every 5 days', 'every 3 weeks', 'every 2 months'."""
+    if days < 1.5:
+        return "every day"
+    if days < 13:
+        return f"every {round(days)} days"
+    if days < 60:
+        return f"every {round(days / 7)} weeks"
+    return f"every {round(days / 30)} months"
 
 
 def _lower_first(text: str) -> str:

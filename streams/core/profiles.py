@@ -61,6 +61,9 @@ class Profile:
     history: list[Touch] = field(default_factory=list)  # oldest first, at most HISTORY_LIMIT
     query_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # query text → its vector (recent searches)
     seen_ids: dict[str, None] = field(default_factory=dict)  # item ids, oldest first (a dict: O(1) re-touch)
+    # per seen item: (event types that touched it, "|"-joined; times; first ts; last ts), for per-type
+    # exclusion and the buy-again signal (rows of earlier versions have none: their items count as excluded)
+    marks: dict[str, tuple[str, int, float, float]] = field(default_factory=dict)
     categories: dict[str, float] = field(default_factory=dict)  # decayed affinity, valid at ``updated_at``
     events: int = 0
     applied_ids: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # the latest applied events (a ring)
@@ -86,8 +89,8 @@ class Profile:
     def copy(self) -> "Profile":
         """An independent copy."""
         return Profile(self.user_id, None if self.vector is None else self.vector.copy(), self.updated_at,
-                       list(self.history), dict(self.query_vectors), dict(self.seen_ids), dict(self.categories),
-                       self.events, dict(self.applied_ids),
+                       list(self.history), dict(self.query_vectors), dict(self.seen_ids), dict(self.marks),
+                       dict(self.categories), self.events, dict(self.applied_ids),
                        None if self._dense is None else self._dense.copy(), self._dense_of)
 
     def applied_entry(self, event_id: str) -> Applied | None:
@@ -121,10 +124,18 @@ class Profile:
             self._dense_of = ids
         return self._dense
 
-    def see(self, item_id: str, dense: int | None) -> None:
-        """Note ``item_id`` as the newest seen item (``dense``: its dense id, kept in step with the cache)."""
+    def see(self, item_id: str, dense: int | None, kind: str = "", ts: float = 0.0) -> None:
+        """Note ``item_id`` as the newest seen item (``dense``: its dense id, kept in step with the cache), touched
+        by an event of type ``kind`` at ``ts``."""
         seen = self.seen_ids
         cache = self._dense
+        marks = self.marks
+        mark = marks.pop(item_id, None)  # re-inserted: marks keep the order of seen_ids
+        if mark is None:
+            marks[item_id] = (kind, 1, ts, ts)
+        else:
+            kinds = mark[0] if kind in mark[0].split("|") else "|".join(filter(None, (mark[0], kind)))
+            marks[item_id] = (kinds, mark[1] + 1, mark[2], max(mark[3], ts))
         if item_id in seen:
             del seen[item_id]  # moves to the newest end; the set of ids is the same
             seen[item_id] = None
@@ -134,6 +145,7 @@ class Profile:
         if len(seen) > SEEN_LIMIT:
             evicted = next(iter(seen))
             del seen[evicted]
+            self.marks.pop(evicted, None)
         if cache is None:
             return
         if dense is None or self._dense_of is None:
@@ -155,6 +167,8 @@ class Profile:
                          "category": t.category} for t in self.history],
             "searches": sorted(self.query_vectors),
             "seen": self.seen,
+            "seen_marks": {i: {"types": m[0].split("|"), "times": m[1], "first": m[2], "last": m[3]}
+                           for i, m in self.marks.items()},
             "categories": dict(self.categories),
             "applied_events": list(self.applied_ids),
         }
@@ -174,6 +188,8 @@ class Profile:
             list(self.seen_ids), list(self.categories), np.array(list(self.categories.values()), dtype="<f8").tobytes(),
             list(self.applied_ids), np.array([-1 if s is None else s[0] for s in marks], dtype="<i4").tobytes(),
             np.array([-1 if s is None else s[1] for s in marks], dtype="<i8").tobytes(),
+            list(self.marks.values()) if len(self.marks) == len(self.seen_ids) else
+            [self.marks.get(i, _NO_MARK) for i in self.seen_ids],
         )
         return _ENCODER.encode(record)
 
@@ -194,7 +210,7 @@ class Profile:
         partitions = np.frombuffer(r.applied_partitions, "<i4").tolist()
         offsets = np.frombuffer(r.applied_offsets, "<i8").tolist()
         applied = {e: (None if p < 0 else (p, o)) for e, p, o in zip(r.applied, partitions, offsets)}
-        return cls(r.user_id, vector, r.updated_at, history, query_vectors, dict.fromkeys(r.seen),
+        return cls(r.user_id, vector, r.updated_at, history, query_vectors, dict.fromkeys(r.seen), _marks_of(r),
                    dict(zip(r.category_names, np.frombuffer(r.category_weights, "<f8").tolist())), r.events, applied)
 
 
@@ -221,6 +237,17 @@ class _Record(msgspec.Struct, array_like=True):
     applied: list[str]
     applied_partitions: bytes  # int32, -1: no source
     applied_offsets: bytes  # int64
+    # per seen item, aligned with ``seen``: (types, times, first ts, last ts); empty in rows of earlier versions
+    marks: list[tuple[str, int, float, float]] = []
+
+
+_NO_MARK = ("", 0, 0.0, 0.0)
+
+
+def _marks_of(r: "_Record") -> dict[str, tuple[str, int, float, float]]:
+    if len(r.marks) != len(r.seen):
+        return {}
+    return {i: tuple(m) for i, m in zip(r.seen, r.marks) if m[1] > 0}
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -235,7 +262,7 @@ def _from_json(raw: bytes) -> Profile:
     return Profile(
         user_id=body["u"], vector=vector, updated_at=body["t"], history=[Touch(*h) for h in body["h"]],
         query_vectors={q: np.asarray(v, dtype=np.float32) for q, v in body["q"].items()},
-        seen_ids=dict.fromkeys(body["s"]), categories=body["c"], events=body["n"],
+        seen_ids=dict.fromkeys(body["s"]), marks={}, categories=body["c"], events=body["n"],
         applied_ids={a[0]: ((a[1], a[2]) if len(a) == 3 else None) for a in body.get("a", [])})
 
 
@@ -288,5 +315,5 @@ def apply_event(
     if len(applied) > APPLIED_LIMIT:
         del applied[next(iter(applied))]
     if event.item_id is not None:
-        profile.see(event.item_id, dense)
+        profile.see(event.item_id, dense, event.type, now)
     return profile

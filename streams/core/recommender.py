@@ -161,7 +161,7 @@ class Recommender:
                 apply_event(profile, event, vector, category=category, half_life=half_life, dense=dense)
                 observations.append((previous, True))
             # history (backfill) events get no list
-            snaps.append(None if event.backfill else capture(profile, ids, ranker.options.exclude_seen))
+            snaps.append(None if event.backfill else capture(profile, ids, ranker.options.exclude_seen, ranker.options))
         lists = iter(ranker.rank_batch(ranker.snapshots([s for s in snaps if s is not None])))
         outcomes = []
         for event, snap, (previous, new) in zip(events, snaps, observations):

@@ -39,7 +39,8 @@ from .stream_methods import LEARNED, TUNED, Sharding, StreamrecMethod
 #: tuned content alone: the adapter's vectors, nothing else
 TUNED_CONTENT = LinearModel({"content": 1.0}, "tuned-content")
 #: the learned method before its ranker is fitted: the hand-set blend (RankingWeights' defaults) over the same features
-HAND_SET = LinearModel(asdict(RankingWeights()), "hand-set")
+#: (the learned features have no buy-again column: the learned ranker serves shops that exclude what was seen)
+HAND_SET = LinearModel({f: w for f, w in asdict(RankingWeights()).items() if f in LEARNED_FEATURES}, "hand-set")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,19 @@ def test_cooccurrence_cosine_by_hand():
     assert s.similarity("a", "zzz") == 0.0
 
 
+def test_transition_rows_are_directional_and_position_decayed():
+    s = ItemSignals(SignalOptions(half_life_days=1e6, position_decay=0.5, window=3, forward=1.0, backward=0.25))
+    s.observe("a", [], 0.0)
+    s.observe("b", ["a"], 1.0)
+    s.observe("c", ["b", "a"], 2.0)
+    # a's row: b came right after it (1.0), c one step later (0.5); c's row: b and a came before it (× 0.25)
+    assert s.similarity("a", "b") == pytest.approx(1.0)
+    assert s.similarity("b", "a") == pytest.approx(0.25)
+    assert s.similarity("a", "c") == pytest.approx(0.5)
+    assert s.similarity("c", "a") == pytest.approx(0.125)
+    assert s.similarity("b", "c") == pytest.approx(1.0) and s.similarity("c", "b") == pytest.approx(0.25)
+
+
 def test_decay_is_shared_so_cosine_does_not_drift_with_time():
     s = ItemSignals(SignalOptions(half_life_days=1.0))
     s.observe("a", [], 0.0)
@@ -126,6 +139,16 @@ def test_the_distributed_path_learns_what_one_process_learns(interactions):
         assert shared.popularity.get(a) == pytest.approx(local.popularity.get(a), rel=1e-9, abs=1e-12)
         assert shared.first_seen.get(a) == local.first_seen.get(a)
         for b in items:
+            assert shared.similarity(a, b) == pytest.approx(local.similarity(a, b), rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(INTERACTIONS)
+def test_transition_rows_travel_through_the_aggregator_exactly(interactions):
+    options = SignalOptions(half_life_days=1.0, window=3, forward=1.0, backward=0.5)
+    local, shared = replay_both_ways(interactions, options)
+    for a in "abcdefg":
+        for b in "abcdefg":
             assert shared.similarity(a, b) == pytest.approx(local.similarity(a, b), rel=1e-9, abs=1e-12)
 
 

@@ -16,6 +16,43 @@ from ..profiles import Profile, Touch
 from .options import RankingOptions
 
 
+class Rebuy(NamedTuple):
+    """The items a user may get again (touched, never by an excluding type): what the repurchase feature reads."""
+
+    dense: np.ndarray  # int64, ascending
+    times: np.ndarray  # [n] how often the user took each
+    first: np.ndarray  # [n] first and …
+    last: np.ndarray  # … latest time
+    top: np.ndarray  # dense ids of the most taken ones (ties: the latest), the buy-again candidates
+    marks: dict[str, tuple[int, float, float]]  # item id → (times, first, last): the reasons' evidence
+
+
+_NO_REBUY = Rebuy(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64), {})
+
+
+def rebuy_of(profile: Profile, ids: ItemIds, exclude_types: tuple[str, ...], candidates: int) -> tuple[np.ndarray, Rebuy]:
+    """(dense ids of the excluded seen items, the rest as buy-again items) under a per-type exclusion."""
+    excluding = set(exclude_types)
+    marks = profile.marks
+    kept: dict[str, tuple[int, float, float]] = {}
+    excluded = []
+    for item_id in profile.seen_ids:
+        mark = marks.get(item_id)
+        if mark is None or not mark[0] or excluding.intersection(mark[0].split("|")):
+            excluded.append(item_id)  # unknown types (rows of earlier versions) stay excluded, as before
+        else:
+            kept[item_id] = mark[1:]
+    if not kept:
+        return ids.lookup(excluded), _NO_REBUY
+    dense = ids.lookup(list(kept))
+    rows = np.array(list(kept.values()), dtype=np.float64).reshape(-1, 3)
+    known = dense >= 0
+    dense, rows = dense[known], rows[known]
+    order = np.argsort(dense, kind="stable")
+    best = np.lexsort((-rows[:, 2], -rows[:, 0]))[:candidates]
+    return ids.lookup(excluded), Rebuy(dense[order], rows[order, 0], rows[order, 1], rows[order, 2], dense[best], kept)
+
+
 @dataclass
 class Basis:
     """A profile's parts that candidates are compared with, and its collaborative window.
@@ -39,6 +76,7 @@ class Basis:
     sources: np.ndarray  # dense ids of the items whose content rows are candidates
     queries: list[str]  # the searches whose rows are content candidates
     query_vectors: list[np.ndarray]
+    rebuy: Rebuy = _NO_REBUY  # what the user may get again (per-type exclusion only)
 
     def label(self, group: int) -> dict[str, Any]:
         """What the user did, for a group: {code, item_id, event_type} or {code, query}."""
@@ -107,13 +145,25 @@ class Capture(NamedTuple):
     query_vectors: dict[str, np.ndarray]
     seen: np.ndarray
     categories: dict[str, float]
+    rebuy: Rebuy = _NO_REBUY
 
 
-def capture(profile: Profile, ids: ItemIds, exclude_seen: bool = True) -> Capture:
-    """The profile's state now, without copying more than the small mutable parts."""
+def capture(profile: Profile, ids: ItemIds, exclude_seen: bool = True, options: RankingOptions | None = None) -> Capture:
+    """The profile's state now, without copying more than the small mutable parts.
+
+    With ``options.exclude_types`` set, only items an excluding type touched are excluded; the rest are the
+    profile's buy-again items.
+    """
+    rebuy = _NO_REBUY
+    if not exclude_seen:
+        seen = _NO_IDS
+    elif options is None or options.exclude_types is None:
+        seen = profile.seen_dense(ids)
+    else:
+        seen, rebuy = rebuy_of(profile, ids, options.exclude_types, options.rebuy_candidates)
     return Capture(profile.user_id, profile.updated_at, profile.events, list(profile.history), profile.vector,
                    dict(profile.query_vectors) if profile.query_vectors else profile.query_vectors,
-                   profile.seen_dense(ids) if exclude_seen else _NO_IDS, dict(profile.categories))
+                   seen, dict(profile.categories), rebuy)
 
 
 _NO_IDS = np.zeros(0, dtype=np.int64)
@@ -213,7 +263,7 @@ def build_bases(captures: list[Capture], ids: ItemIds, vectors: ItemVectors, opt
         out.append(Basis(query, norm if query is not None else 0.0, c.history, local_entries,
                          basis_vectors[e0:e1] if e1 > e0 else None, a[entries[e0:e1]], groups[e0:e1],
                          group_first[g0:g1] - e0, collab, ids.name_of(collab.tolist()), shares, sources, texts_i,
-                         [c.query_vectors[t] for t in texts_i]))
+                         [c.query_vectors[t] for t in texts_i], c.rebuy))
     return out
 
 
@@ -231,4 +281,4 @@ def snapshots(captures: list[Capture], ids: ItemIds, vectors: ItemVectors, optio
 
 def snapshot(profile: Profile, ids: ItemIds, vectors: ItemVectors, options: RankingOptions) -> Snapshot:
     """What ranking reads of ``profile`` as it stands now."""
-    return snapshots([capture(profile, ids, options.exclude_seen)], ids, vectors, options)[0]
+    return snapshots([capture(profile, ids, options.exclude_seen, options)], ids, vectors, options)[0]

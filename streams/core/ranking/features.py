@@ -13,7 +13,7 @@ import numpy as np
 
 from ..catalogue import Catalogue
 from ..signals import ItemSignals
-from .basis import Snapshot
+from .basis import Rebuy, Snapshot
 from .options import Feature, RankingOptions
 
 _EMPTY_IDS = np.zeros(0, dtype=np.int64)
@@ -113,6 +113,31 @@ def freshness_column(dense: np.ndarray, snapshot: Snapshot, signals: ItemSignals
     return np.where(np.isnan(first), 0.0, fresh)
 
 
+DAY = 86_400.0
+
+
+def repurchase_column(dense: np.ndarray, rebuy: Rebuy, now: float) -> np.ndarray:
+    """How strongly each candidate is a buy-again item: (times / (times + 2)) × how due it is by the user's cadence.
+
+    The cadence is the mean gap between the user's first and latest take ((last − first) / (times − 1)); an
+    item is most due when the time since the latest take equals it, less so the further the ratio is from 1
+    (a log-normal bump). An item taken once (no cadence yet) counts 0.6 of due. 0 for items not in ``rebuy``.
+    """
+    out = np.zeros(len(dense))
+    if not len(rebuy.dense) or not len(dense):
+        return out
+    at = np.minimum(np.searchsorted(rebuy.dense, dense), len(rebuy.dense) - 1)
+    hit = rebuy.dense[at] == dense
+    at = at[hit]
+    times, last = rebuy.times[at], rebuy.last[at]
+    cadence = (last - rebuy.first[at]) / np.maximum(times - 1.0, 1.0)
+    known = (times >= 2) & (cadence >= DAY)
+    ratio = np.clip(np.maximum(now - last, 0.0) / np.where(known, cadence, DAY), 0.1, 10.0)
+    due = np.where(known, np.exp(-0.25 * np.log(ratio) ** 2), 0.6)
+    out[hit] = times / (times + 2.0) * due
+    return out
+
+
 class Features(NamedTuple):
     """Feature values of candidates, and the collab parts the reasons need."""
 
@@ -134,4 +159,5 @@ def feature_values(dense: np.ndarray, snapshot: Snapshot, entries: CollabEntries
     values[:, Feature.POPULARITY], counts = popularity_column(dense, signals, ctx)
     values[:, Feature.CATEGORY] = category_column(dense, snapshot, catalogue)
     values[:, Feature.FRESHNESS] = freshness_column(dense, snapshot, signals, ctx, options)
+    values[:, Feature.REPURCHASE] = repurchase_column(dense, basis.rebuy, max(snapshot.now, ctx.clock))
     return Features(values, parts, sims, counts)

@@ -24,6 +24,7 @@ class Feature(IntEnum):
     POPULARITY = 2  # log-scaled decayed popularity
     CATEGORY = 3  # the user's affinity for the candidate's category
     FRESHNESS = 4  # how recently the item entered the catalogue
+    REPURCHASE = 5  # buy again: how often the user took the item, and how due it is by their own cadence
 
     @property
     def field(self) -> str:
@@ -43,6 +44,7 @@ class RankingWeights:
     popularity: float = 0.15
     category: float = 0.1
     freshness: float = 0.05
+    repurchase: float = 1.0  # only items the user may get again (``exclude_types``) have this feature
 
     def as_array(self) -> np.ndarray:
         """Weights in Feature order."""
@@ -90,6 +92,11 @@ class RankingOptions:
     # never lets them in; this many last slots go to the best-scored candidates nobody has touched yet.
     new_item_slots: int = 1
     exclude_seen: bool = True
+    # event types that keep an item out of the user's later lists (None: every type, as exclude_seen says);
+    # items touched only by other types come back, with the repurchase feature (a shop of consumables
+    # leaves purchase out: what a customer bought is offered again when it is due)
+    exclude_types: tuple[str, ...] | None = None
+    rebuy_candidates: int = 30  # the user's most taken items admitted as buy-again candidates
     half_life_seconds: float = 7 * 86400.0  # profile decay (must match the profile updates)
     freshness_half_life_seconds: float = 3 * 86400.0
     weights: RankingWeights = field(default_factory=RankingWeights.default)

@@ -35,6 +35,7 @@ from .features import (
     collab_entries,
     feature_values,
     popularity_column,
+    repurchase_column,
 )
 from .options import Feature, RankingOptions, RankingWeights
 from .reasons import Listed, ScoredItem, batch_reasons
@@ -193,6 +194,8 @@ class Ranker:
             parts.append(self._unseen(trend, snap.seen)[: opts.trending_candidates])
         if hit_ids:
             parts.append(self.ids.lookup(hit_ids))
+        if len(basis.rebuy.top):
+            parts.append(basis.rebuy.top)
         pool = assemble(parts, entries, basis.shares, snap.seen, list_filter, self.catalogue, self.vectors,
                         self.scratch)
         if len(pool.dense) < k:  # a shop with no traffic yet: the newest catalogue items
@@ -252,6 +255,10 @@ class Ranker:
             age = np.nan_to_num(now[segment] - first, nan=0.0)
             fresh = np.exp2(-np.maximum(age, 0.0) / opts.freshness_half_life_seconds)
             columns[Feature.FRESHNESS] = np.where(np.isnan(first), 0.0, fresh)
+        for j in (j for j, i in enumerate(live) if w[Feature.REPURCHASE] and len(snaps[i].basis.rebuy.dense)):
+            now = max(snaps[live[j]].now, ctx.clock)
+            a, b = starts[j], starts[j + 1]
+            columns[Feature.REPURCHASE, a:b] = repurchase_column(dense[a:b], snaps[live[j]].basis.rebuy, now)
         partial = w @ columns  # content is still 0 here
         is_new = counts <= 0
         w_content = w[Feature.CONTENT]

@@ -23,6 +23,7 @@ class ReasonCode(StrEnum):
     CATEGORY_AFFINITY = "category_affinity"
     NEW_ARRIVAL = "new_arrival"
     EARLIER_ACTIVITY = "earlier_activity"
+    BUY_AGAIN = "buy_again"
     OTHER = "other"
     BOOSTED = "boosted"  # a shop's boost rule added to the score (evidence: the rules)
     PINNED = "pinned"  # a shop's pin rule put the item at its position (evidence: the rule, the position)
@@ -150,7 +151,7 @@ def batch_reasons(lists: Sequence[Listed], weights: np.ndarray, catalogue: Catal
     has_content = (content != 0) & bool(w[Feature.CONTENT]) & (groups > 0)
     residual = content - explained
     # columns: content parts (t) · earlier activity · collab (r) · trending · category · new arrival
-    cells = np.zeros((m, t + 1 + r + 3))
+    cells = np.zeros((m, t + 1 + r + len(_SIGNALS)))
     shown = np.zeros(cells.shape, dtype=bool)
     cells[:, :t] = w[Feature.CONTENT] * top_parts
     shown[:, :t] = has_content[:, None] & top_ok
@@ -241,9 +242,12 @@ def batch_reasons(lists: Sequence[Listed], weights: np.ndarray, catalogue: Catal
                         reason = _reason(ReasonCode.CATEGORY_AFFINITY, cells_i[col], wire_i[col])
                         reason["category"] = category(item_id)
                         reason["affinity"] = value
-                    else:
+                    elif kind == 2:
                         reason = _reason(ReasonCode.NEW_ARRIVAL, cells_i[col], wire_i[col])
                         reason["freshness"] = value
+                    else:
+                        reason = _reason(ReasonCode.BUY_AGAIN, cells_i[col], wire_i[col])
+                        reason.update(_buy_again(basis, item_id, value))
                 reasons.append(reason)
             if fold_l[row]:
                 reason = _reason(ReasonCode.OTHER, rest_l[row], rest_wire_l[row])
@@ -264,7 +268,15 @@ def _reason(code: ReasonCode, weight: float, wire: float) -> "Reason":
     return reason
 
 
-_SIGNALS = (Feature.POPULARITY, Feature.CATEGORY, Feature.FRESHNESS)
+_SIGNALS = (Feature.POPULARITY, Feature.CATEGORY, Feature.FRESHNESS, Feature.REPURCHASE)
+
+
+def _buy_again(basis: Basis, item_id: str, value: float) -> dict[str, Any]:
+    """The evidence of a buy-again reason: how often the user took the item and their cadence (days; None: once)."""
+    times, first, last = basis.rebuy.marks.get(item_id, (1, 0.0, 0.0))
+    every = (last - first) / (times - 1) / 86_400.0 if times >= 2 else None
+    return {"item_id": item_id, "times": int(times), "every_days": None if every is None or every < 1 else round(every, 1),
+            "repurchase": value}
 
 
 def cited_items(reasons: Sequence[Reason]) -> set[str]:

@@ -1,7 +1,8 @@
 """Signal deltas: what one event teaches the shop-wide signals, keyed by the item that owns each part.
 
 An interaction with item X after the user's previous items p_0, p_1, … (most recent first) adds 1 to X's
-popularity and position_decay**k to the co-occurrence of (X, p_k) — in X's row and in p_k's row. Each
+popularity and position_decay**k to the pair (X, p_k): times ``forward`` in p_k's row (X came after p_k) and
+times ``backward`` in X's row (p_k came before X); with both 1 the rows are plain co-occurrence. Each
 part is a delta keyed by the item whose row it changes, so the aggregator that owns that item folds it
 (one writer per key). A delta carries the event's source position (events partition, offset): the
 aggregator folds each source offset once per row, so a redelivered event is recognised and dropped.
@@ -48,13 +49,19 @@ def pairs_of(item_id: str, previous: Sequence[str], options: SignalOptions) -> t
     return others, amounts
 
 
+def split_pair(amount: float, options: SignalOptions) -> tuple[float, float]:
+    """(what X's own row learns, what the earlier item's row learns) of a pair of strength ``amount``."""
+    return amount * options.backward, amount * options.forward
+
+
 def deltas_for(item_id: str, previous: Sequence[str], ts: float, options: SignalOptions, *, weight: float = 1.0,
                source: tuple[int, int] | None = None, arrived: float | None = None) -> list[SignalDelta]:
     """The deltas of one interaction with ``item_id``; ``previous`` are the user's earlier items, most recent first."""
     others, amounts = pairs_of(item_id, previous, options)
-    own = dict(zip(others, amounts))
+    split = [split_pair(amount, options) for amount in amounts]
+    own = {other: back for other, (back, _) in zip(others, split) if back}
     return [SignalDelta(item_id, ts, weight, own, source, arrived)] + [
-        SignalDelta(other, ts, 0.0, {item_id: amount}, source, arrived) for other, amount in own.items()]
+        SignalDelta(other, ts, 0.0, {item_id: fwd}, source, arrived) for other, (_, fwd) in zip(others, split) if fwd]
 
 
 class DeltaCollector:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..items import ItemIds, grown
 from .counts import DecayClock, DenseCounts
-from .deltas import SignalDelta, pairs_of
+from .deltas import SignalDelta, pairs_of, split_pair
 from .options import SignalOptions
 from .rows import PublishedRow
 
@@ -134,8 +134,11 @@ class ItemSignals:
         others, amounts = pairs_of(item_id, previous, self.options)
         for other, amount in zip(others, amounts):
             o = self.ids.ensure(other)
-            self._bump(dense, o, amount * scale)
-            self._bump(o, dense, amount * scale)
+            back, forward = split_pair(amount, self.options)
+            if back:
+                self._bump(dense, o, back * scale)
+            if forward:
+                self._bump(o, dense, forward * scale)
 
     def apply_own(self, deltas: Iterable[SignalDelta]) -> None:
         """Count this worker's own deltas now; the aggregator's rows that fold them replace them later."""
