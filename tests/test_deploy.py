@@ -174,6 +174,21 @@ def test_dockerfiles_install_cpu_torch_then_the_project():
 
 
 @pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.gpu"])
+def test_images_install_every_system_library_lightgbm_links(dockerfile):
+    import lightgbm
+
+    library = Path(lightgbm.__file__).parent / "lib" / "lib_lightgbm.so"
+    if not library.is_file() or shutil.which("ldd") is None:
+        pytest.skip("no lib_lightgbm.so or no ldd here")
+    linked = subprocess.run(["ldd", str(library)], capture_output=True, text=True, check=True).stdout
+    text = (REPO / dockerfile).read_text()
+    system = {"libgomp.so.1": "libgomp1"}  # what the base images lack → its Debian/Ubuntu package
+    for soname, package in system.items():
+        if soname in linked:
+            assert re.search(rf"apt-get install[^\n]*(\\\n[^\n]*)*\b{package}\b", text), f"{dockerfile}: install {package}"
+
+
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.gpu"])
 def test_dockerfile_copies_only_what_exists_and_is_not_ignored(dockerfile):
     ignored = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     for line in (REPO / dockerfile).read_text().splitlines():
