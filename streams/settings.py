@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # Faust's take() holds a lone message for the whole window, so the windows are short: under load
     # batches fill to their size long before the window ends, and when idle a message waits little.
     event_batch_within: float = Field(0.02, gt=0, description="event micro-batch: most seconds it waits to fill")
+    delivery_timeout: float = Field(
+        30.0, gt=0, description="seconds a micro-batch waits for the broker to acknowledge what it produced "
+        "before it counts as failed (not acknowledged, read again)")
     profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")

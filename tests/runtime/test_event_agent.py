@@ -67,17 +67,22 @@ def worker_parts(encoder, tmp_path, journal: Journal) -> Components:
                       deltas=journal.batches("signal-deltas"), profile_cache=ProfileCache(settings.profile_cache))
 
 
-async def feed(c: Components, messages: list[tuple[bytes, bytes, list]], done, timeout: float = 30.0) -> None:
-    """Put the messages on the agent's stream at once (one micro-batch), then wait until ``done()``."""
+async def feed(c: Components, messages: list[tuple[bytes, bytes, list]], done, timeout: float = 30.0,
+               put: list | None = None) -> None:
+    """Put the messages on the agent's stream at once (one micro-batch), then wait until ``done()``; the Faust
+    events made land in ``put``."""
     event_agent.register(c)
     agent = c.app.agents["streamrec.events"]
     raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     async with agent.test_context(channel=c.app.channel(schema=raw)) as running:
         for key, value, headers in messages:
-            await running.put(value, key=key, headers=headers, wait=False)
+            event = await running.put(value, key=key, headers=headers, wait=False)
+            event.message.incref()  # one reference per stream, as Faust's conductor gives a consumed message
+            if put is not None:
+                put.append(event)
         deadline = asyncio.get_running_loop().time() + timeout
         while not done():
-            assert asyncio.get_running_loop().time() < deadline, c.lists.journal.entries
+            assert asyncio.get_running_loop().time() < deadline, getattr(c.lists, "journal", c.lists)
             await asyncio.sleep(0.02)
 
 

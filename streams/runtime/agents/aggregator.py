@@ -16,6 +16,7 @@ from ...core.signals import SignalAggregator, SignalRow, decode_deltas
 from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
+from ..delivery import deliver
 from ..faust_compat import bind_event
 
 
@@ -26,7 +27,7 @@ def register(c: Components) -> None:
     @c.app.agent(c.topics.signal_deltas, name="streamrec.signals")
     async def aggregate(stream):
         async for batch in stream.take_events(settings.signal_batch_size, within=settings.signal_tick):
-            await handle_batch(c, batch)
+            await deliver(c, "signal-deltas", batch, handle_batch)
 
 
 class TableRows(MutableMapping):

@@ -4,15 +4,16 @@ Historical events (`streamrec import` marks them with the ``streamrec-backfill``
 the same order — profiles and signals learn from them — but publish no list. Control messages on the same
 topic (``streamrec-control: forget``) remove a shopper (agents/forget.py).
 
-Why a crash at any point neither loses nor doubles anything (docs/reliability.md): Faust commits the
-batch's offsets only after the producer has flushed everything the batch sent, so a crash before that
+Why a crash at any point neither loses nor doubles anything (docs/reliability.md): the batch runs inside
+runtime/delivery.py's ``deliver``, so its offsets are committed only after the broker acknowledged every
+record it produced (lists, deltas, dead letters, changelog rows); a failed send or a crash before that
 redelivers the batch. Then
 - each profile carries the events it applied (id and offset), so a redelivered event changes nothing,
   and its row is written again (in case its changelog record died with the crash);
 - a redelivered event sends its signal deltas again (the first ones may have died too); they carry the
   event's (partition, offset), and an aggregator folds each offset once per item;
 - a redelivered event gets its list again.
-Nothing here waits for a broker acknowledgement: a slow or stuck produce request never stalls the stream.
+The wait is one per batch, after everything is handed over, never one per record.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ...core.signals import DeltaCollector, encode_deltas
 from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
+from ..delivery import deliver
 from ..faust_compat import bind_event
 from ..headers import BACKFILL, CONTROL, header
 from ..publish import publish_lists
@@ -42,7 +44,7 @@ def register(c: Components) -> None:
     @c.app.agent(c.topics.events, name="streamrec.events")
     async def events(stream):
         async for batch in stream.take_events(settings.event_batch_size, within=settings.event_batch_within):
-            await handle_batch(c, batch)
+            await deliver(c, "events", batch, handle_batch)
 
 
 async def handle_batch(c: Components, batch) -> None:

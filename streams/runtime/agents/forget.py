@@ -14,6 +14,7 @@ import json
 from ..audit import audit
 from ..components import Components
 from ..deadletters import send_dead_letter
+from ..delivery import track
 from ..faust_compat import bind_event
 from ..headers import CONTROL, FORGET, header
 
@@ -45,7 +46,7 @@ async def handle_control(c: Components, fevent) -> None:
     c.profile_cache.discard(user_id)
     if existed:
         del c.profiles[user_id]
-    await c.topics.recommendations.send(key=user_id.encode(), value=None)
+    track(c.settings.topic_recommendations, await c.topics.recommendations.send(key=user_id.encode(), value=None))
     c.metrics.users_forgotten.inc()
     audit("forget_applied", user_id=user_id, profile_removed=existed, recommendations_tombstoned=True,
           request_id=body.get("request_id"), partition=message.partition, offset=message.offset)
