@@ -123,3 +123,60 @@ def test_a_batch_that_fails_to_rank_is_ranked_event_by_event_and_only_the_failin
     assert "dave" not in c.profiles, "the failed event changed nothing"
     counted = {d.item_id for _, value in journal.sent("signal-deltas") for d in decode_deltas(value)}
     assert counted <= {"tent", "lamp"}, "only ranked events' deltas go out"
+
+
+class Unstorable(Profile):
+    """A profile whose record cannot be built (a serialiser bug, injected)."""
+
+    def to_bytes(self) -> bytes:
+        raise ValueError("cannot encode")
+
+
+class UnstorableFor:
+    """A recommender whose outcomes for ``user`` carry an Unstorable profile."""
+
+    def __init__(self, inner: Recommender, user: str) -> None:
+        self.inner = inner
+        self.user = user
+
+    def process(self, events, profiles, **kwargs):
+        outcomes = self.inner.process(events, profiles, **kwargs)
+        for outcome in outcomes:
+            if outcome.profile.user_id == self.user:
+                outcome.profile.__class__ = Unstorable
+        return outcomes
+
+
+class RefusesDeletes(dict):
+    """A profiles table whose deletes fail (a store error, injected)."""
+
+    def __delitem__(self, key):
+        raise OSError("store is read-only")
+
+
+def test_a_profile_that_cannot_be_stored_dead_letters_that_users_events_and_the_rest_of_the_batch_goes_on(
+        encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.recommender = UnstorableFor(c.recommender, "ivan")
+    batch = [(*view("i1", "ivan", "tent"), []), (*view("j1", "jane", "bag"), []), (*view("i2", "ivan", "pan"), [])]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("dead-letters")) == 2 and journal.sent("recommendations")))
+    letters = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert {letter["reason"] for letter in letters} == {"store_error"} and all("cannot encode" in x["detail"]
+                                                                             for x in letters)
+    assert sorted(json.loads(letter["value"])["event_id"] for letter in letters) == ["i1", "i2"]
+    lists = [json.loads(value)["trigger_event_id"] for _, value in journal.sent("recommendations")]
+    assert lists == ["j1"], "no list for an event whose profile change was not stored"
+    assert "ivan" not in c.profiles and Profile.from_bytes(c.profiles["jane"]).seen == ["bag"]
+
+
+def test_a_control_message_that_fails_to_apply_is_dead_lettered_with_its_reason(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.profiles = RefusesDeletes()
+    forget_key, forget_value, forget_headers = forget_message("kim")
+    batch = [(*view("k1", "kim", "tent"), []), (forget_key, forget_value, forget_headers), (*view("l1", "lee", "bag"), [])]
+    asyncio.run(feed(c, batch, lambda: journal.sent("dead-letters") and len(journal.sent("recommendations")) == 2))
+    [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert letter["reason"] == "control_error" and "read-only" in letter["detail"] and letter["key"] == "kim"
+    assert [json.loads(v)["trigger_event_id"] for _, v in journal.sent("recommendations")] == ["k1", "l1"]

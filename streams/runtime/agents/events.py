@@ -28,7 +28,7 @@ from ...core.signals import DeltaCollector, encode_deltas
 from ...errors import InvalidMessage
 from ..components import Components
 from ..deadletters import send_dead_letter
-from ..delivery import deliver
+from ..delivery import SendFailed, deliver
 from ..faust_compat import bind_event
 from ..headers import BACKFILL, CONTROL, header
 from ..publish import publish_lists
@@ -58,10 +58,22 @@ async def handle_batch(c: Components, batch) -> None:
         if header(fevent.message, CONTROL) is not None:
             await _handle_events(c, run, started)
             run = []
-            await forget.handle_control(c, fevent)
+            await _control(c, fevent)
         else:
             run.append(fevent)
     await _handle_events(c, run, started)
+
+
+async def _control(c: Components, fevent) -> None:
+    """Apply a control message; when applying it fails, it goes to the dead letters with the reason."""
+    try:
+        await forget.handle_control(c, fevent)
+    except SendFailed:
+        raise  # the broker's failure, not the message's: the batch is read again
+    except Exception as exc:
+        log.exception("control message %s:%s@%s failed", fevent.message.topic, fevent.message.partition,
+                      fevent.message.offset)
+        await send_dead_letter(c, "events", fevent.message, "control_error", f"{type(exc).__name__}: {exc}"[:200])
 
 
 async def _handle_events(c: Components, batch, started: float) -> None:
@@ -76,6 +88,23 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     outcomes = await _rank(c, accepted, stored, collector, arrived)
     if not outcomes:
         return
+    # the last outcome of each user holds the profile to store; a profile that cannot be stored costs that
+    # user's events of the batch (dead letters, no list), never the batch
+    fevents = {id(event): fevent for fevent, event in accepted}
+    final: dict[str, tuple[Outcome, object]] = {}
+    for outcome in outcomes:
+        final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
+    rows: dict[str, bytes] = {}
+    for user_id, (outcome, _) in final.items():
+        try:
+            rows[user_id] = outcome.profile.to_bytes()
+        except Exception as exc:
+            log.exception("the profile of %r cannot be stored", user_id)
+            for lost in [o for o in outcomes if o.profile.user_id == user_id]:
+                await send_dead_letter(c, "events", fevents[id(lost.event)].message, "store_error",
+                                       f"{type(exc).__name__}: {exc}"[:200])
+    if len(rows) < len(final):
+        outcomes = [o for o in outcomes if o.profile.user_id in rows]
     # read your own writes: this worker's view counts its events at once; the aggregators' rows replace
     # them when they arrive (each delta counted once: rows carry the offsets they folded)
     c.state.signals.apply_own(collector.deltas)
@@ -84,16 +113,12 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     await sender.partitions()
     grouped = collector.by_partition(lambda item_id: sender.partition_of(item_id.encode()))
     await sender.send_to([(partition, None, encode_deltas(deltas)) for partition, deltas in grouped.items()])
-    # the last outcome of each user holds the profile to store
-    fevents = {id(event): fevent for fevent, event in accepted}
-    final: dict[str, tuple[Outcome, object]] = {}
-    for outcome in outcomes:
-        final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
     updated_at = time.time()
     cache = c.profile_cache
-    for user_id, (outcome, fevent) in final.items():
+    for user_id, raw in rows.items():
+        outcome, fevent = final[user_id]
         bind_event(fevent)
-        c.profiles[user_id] = outcome.profile.to_bytes()
+        c.profiles[user_id] = raw
         cache.put(user_id, outcome.profile)
     metrics = c.metrics
     for outcome in outcomes:
