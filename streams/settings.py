@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     delivery_timeout: float = Field(
         30.0, gt=0, description="seconds a micro-batch waits for the broker to acknowledge what it produced "
         "before it counts as failed (not acknowledged, read again)")
+    max_profile_bytes: int = Field(
+        262_144, ge=16_384, le=900_000, description="bytes a profile row may take; a larger one sheds its oldest "
+        "memory (search vectors, seen ids, history) when it is written")
+    max_list_bytes: int = Field(
+        262_144, ge=4_096, le=900_000, description="bytes a published list may take; a larger one is a `too_large` "
+        "dead letter of its event")
+    max_delta_bytes: int = Field(
+        262_144, ge=4_096, le=900_000, description="bytes a signal-delta message may take; more deltas are split "
+        "over several messages")
     profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")

@@ -27,6 +27,7 @@ SEEN_LIMIT = 1000  # item ids remembered for exclusion
 # a redelivered event is recognised and changes nothing. Kafka redelivers at most what came after the
 # last committed offset (a commit every second), so a few hundred ids per user is a wide margin.
 APPLIED_LIMIT = 256
+STORED_QUERY_CHARS = 200  # characters of a search text a profile keeps (its vector was made from all of it)
 FORMAT = 2  # the binary record's version (1 was JSON)
 
 
@@ -143,6 +144,11 @@ class Profile:
             gone = self._dense_of.get(evicted)
             cache = np.delete(cache, np.flatnonzero(cache == gone)[:1])
         self._dense = np.append(cache, dense)
+
+    def keep_seen(self, item_ids: list[str]) -> None:
+        """Keep only ``item_ids`` (oldest first) as the seen items."""
+        self.seen_ids = dict.fromkeys(item_ids)
+        self._dense = None
 
     def to_dict(self) -> dict:
         """A readable view of everything kept about the user (the vector as a plain list)."""
@@ -271,8 +277,9 @@ def apply_event(
         profile.categories[category] = profile.categories.get(category, 0.0) + event.weight
     profile.updated_at = now
     profile.events += 1
+    query = event.query[:STORED_QUERY_CHARS] if event.query is not None else None
     touch = Touch(type=event.type, ts=now, weight=event.weight if vector is not None else 0.0,
-                  item_id=event.item_id, query=event.query, category=category, event_id=event.event_id)
+                  item_id=event.item_id, query=query, category=category, event_id=event.event_id)
     history = profile.history
     history.append(touch)
     if len(history) > HISTORY_LIMIT:
@@ -281,8 +288,8 @@ def apply_event(
         if profile.query_vectors and any(t.query for t in dropped):
             live = {t.query for t in history if t.query}
             profile.query_vectors = {q: v for q, v in profile.query_vectors.items() if q in live}
-    if event.query is not None and vector is not None:
-        profile.query_vectors[event.query] = vector.copy()
+    if query is not None and vector is not None:
+        profile.query_vectors[query] = vector.copy()
     applied = profile.applied_ids
     applied[event.event_id] = event.source
     if len(applied) > APPLIED_LIMIT:

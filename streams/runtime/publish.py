@@ -23,6 +23,7 @@ async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Se
     records = []
     latencies = []
     refused = []
+    budget = c.settings.max_list_bytes
     violations = cold = 0
     for outcome, message in zip(outcomes, messages):
         rec = outcome.recommendation
@@ -34,6 +35,10 @@ async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Se
         except TypeError as exc:  # a bug of ours: this list goes to the dead letters, not the rest of the batch
             log.exception("list for event %s not serialisable", outcome.event.event_id)
             refused.append((message, "list_error", f"{type(exc).__name__}: {exc}"[:200]))
+            continue
+        if len(value) > budget:  # the event's own failure (its list): a dead letter, never a refused batch
+            refused.append((message, "too_large", f"its list takes {len(value)} bytes; at most {budget} "
+                                                  "(STREAMREC_MAX_LIST_BYTES)"))
             continue
         records.append((rec.user_id.encode(), value))
         latencies.append(seconds_since_arrival(message, started))

@@ -180,3 +180,30 @@ def test_a_control_message_that_fails_to_apply_is_dead_lettered_with_its_reason(
     [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
     assert letter["reason"] == "control_error" and "read-only" in letter["detail"] and letter["key"] == "kim"
     assert [json.loads(v)["trigger_event_id"] for _, v in journal.sent("recommendations")] == ["k1", "l1"]
+
+
+def search(event_id: str, user: str, query: str) -> tuple[bytes, bytes]:
+    return user.encode(), json.dumps({"event_id": event_id, "user_id": user, "type": "search", "query": query}).encode()
+
+
+def test_one_shoppers_60_searches_of_9000_characters_stay_within_the_row_budget_and_everyone_gets_a_list(
+        encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    batch = [(*search(f"s{n}", "max", f"{n:02d} " + "tent and stove " * 600), []) for n in range(60)]
+    batch += [(*view(f"o{n}", f"other{n}", "lamp"), []) for n in range(40)]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("recommendations")) == 100, timeout=120.0))
+    assert not journal.sent("dead-letters")
+    row = c.profiles["max"]
+    assert len(row) <= c.settings.max_profile_bytes and Profile.from_bytes(row).events == 60
+    assert all(len(value) <= c.settings.max_list_bytes for _, value in journal.sent("recommendations"))
+
+
+def test_a_list_over_its_budget_is_a_too_large_dead_letter_of_its_event(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.settings = c.settings.model_copy(update={"max_list_bytes": 64})  # below any list: every list is refused
+    asyncio.run(feed(c, [(*view("m1", "mia", "tent"), [])], lambda: journal.sent("dead-letters")))
+    [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert letter["reason"] == "too_large" and "STREAMREC_MAX_LIST_BYTES" in letter["detail"]
+    assert not journal.sent("recommendations") and Profile.from_bytes(c.profiles["mia"]).seen == ["tent"]

@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import replace
 
+from ...core.budgets import OverBudget, fit_profile, split_within
 from ...core.profiles import Profile
 from ...core.recommender import Outcome
 from ...core.records import Event, parse_event
@@ -95,13 +96,15 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     for outcome in outcomes:
         final[outcome.profile.user_id] = (outcome, fevents[id(outcome.event)])
     rows: dict[str, bytes] = {}
+    budget = c.settings.max_profile_bytes
     for user_id, (outcome, _) in final.items():
         try:
-            rows[user_id] = outcome.profile.to_bytes()
+            rows[user_id] = fit_profile(outcome.profile, budget)
         except Exception as exc:
             log.exception("the profile of %r cannot be stored", user_id)
+            reason = "too_large" if isinstance(exc, OverBudget) else "store_error"
             for lost in [o for o in outcomes if o.profile.user_id == user_id]:
-                await send_dead_letter(c, "events", fevents[id(lost.event)].message, "store_error",
+                await send_dead_letter(c, "events", fevents[id(lost.event)].message, reason,
                                        f"{type(exc).__name__}: {exc}"[:200])
     if len(rows) < len(final):
         outcomes = [o for o in outcomes if o.profile.user_id in rows]
@@ -112,7 +115,9 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     sender = c.deltas
     await sender.partitions()
     grouped = collector.by_partition(lambda item_id: sender.partition_of(item_id.encode()))
-    await sender.send_to([(partition, None, encode_deltas(deltas)) for partition, deltas in grouped.items()])
+    budget = c.settings.max_delta_bytes
+    await sender.send_to([(partition, None, value) for partition, deltas in grouped.items()
+                          for value in split_within(deltas, encode_deltas, budget, "a delta")])
     updated_at = time.time()
     cache = c.profile_cache
     for user_id, raw in rows.items():
