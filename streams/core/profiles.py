@@ -65,6 +65,9 @@ class Profile:
     categories: dict[str, float] = field(default_factory=dict)  # decayed affinity, valid at ``updated_at``
     events: int = 0
     applied_ids: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # the latest applied events (a ring)
+    # events partition → highest offset applied: a redelivery from there at or below it is a duplicate, however
+    # long ago (no window); the id ring above still catches a producer's resend at a new offset
+    marks: dict[int, int] = field(default_factory=dict)
     # the seen ids as dense item ids of one registry (ranking's filter), kept up to date by apply_event
     _dense: np.ndarray | None = field(default=None, repr=False)
     _dense_of: ItemIds | None = field(default=None, repr=False)
@@ -88,13 +91,16 @@ class Profile:
         """An independent copy."""
         return Profile(self.user_id, None if self.vector is None else self.vector.copy(), self.updated_at,
                        list(self.history), dict(self.query_vectors), dict(self.seen_ids), dict(self.categories),
-                       self.events, dict(self.applied_ids),
+                       self.events, dict(self.applied_ids), dict(self.marks),
                        None if self._dense is None else self._dense.copy(), self._dense_of)
 
-    def applied_entry(self, event_id: str) -> Applied | None:
-        """How this event was applied, when it already changed the profile (a redelivery or a producer's retry)."""
+    def applied_entry(self, event_id: str, source: tuple[int, int] | None = None) -> Applied | None:
+        """How this event was applied, when it already changed the profile (a redelivery or a producer's retry):
+        its id is among the latest applied, or it was read at or below its partition's mark (``source``)."""
         if event_id in self.applied_ids:
             return Applied(event_id, self.applied_ids[event_id])
+        if source is not None and source[1] <= self.marks.get(source[0], -1):
+            return Applied(event_id, source)
         return None
 
     def history_before(self, event_id: str) -> "Profile | None":
@@ -180,6 +186,7 @@ class Profile:
             list(self.seen_ids), list(self.categories), np.array(list(self.categories.values()), dtype="<f8").tobytes(),
             list(self.applied_ids), np.array([-1 if s is None else s[0] for s in marks], dtype="<i4").tobytes(),
             np.array([-1 if s is None else s[1] for s in marks], dtype="<i8").tobytes(),
+            np.array(list(self.marks), dtype="<i4").tobytes(), np.array(list(self.marks.values()), dtype="<i8").tobytes(),
         )
         return _ENCODER.encode(record)
 
@@ -200,8 +207,10 @@ class Profile:
         partitions = np.frombuffer(r.applied_partitions, "<i4").tolist()
         offsets = np.frombuffer(r.applied_offsets, "<i8").tolist()
         applied = {e: (None if p < 0 else (p, o)) for e, p, o in zip(r.applied, partitions, offsets)}
+        marks = dict(zip(np.frombuffer(r.mark_partitions, "<i4").tolist(), np.frombuffer(r.mark_offsets, "<i8").tolist()))
         return cls(r.user_id, vector, r.updated_at, history, query_vectors, dict.fromkeys(r.seen),
-                   dict(zip(r.category_names, np.frombuffer(r.category_weights, "<f8").tolist())), r.events, applied)
+                   dict(zip(r.category_names, np.frombuffer(r.category_weights, "<f8").tolist())), r.events, applied,
+                   marks)
 
 
 class _Record(msgspec.Struct, array_like=True):
@@ -227,6 +236,8 @@ class _Record(msgspec.Struct, array_like=True):
     applied: list[str]
     applied_partitions: bytes  # int32, -1: no source
     applied_offsets: bytes  # int64
+    mark_partitions: bytes = b""  # int32: events partitions with an applied mark
+    mark_offsets: bytes = b""  # int64: the highest offset applied on each
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -294,6 +305,10 @@ def apply_event(
     applied[event.event_id] = event.source
     if len(applied) > APPLIED_LIMIT:
         del applied[next(iter(applied))]
+    if event.source is not None:
+        partition, offset = event.source
+        if offset > profile.marks.get(partition, -1):
+            profile.marks[partition] = offset
     if event.item_id is not None:
         profile.see(event.item_id, dense)
     return profile

@@ -122,7 +122,7 @@ class Recommender:
             if profile is None:
                 stored = profiles.get(event.user_id)
                 profile = current[event.user_id] = stored.copy() if stored is not None else Profile(event.user_id)
-            applied = profile.applied_entry(event.event_id)
+            applied = profile.applied_entry(event.event_id, event.source)
             if applied is not None:  # a duplicate: the profile does not change
                 observations.append((self._redelivered_window(profile, event, applied.source), False))
             else:
