@@ -9,7 +9,7 @@ import json
 
 import faust
 from prometheus_client import CollectorRegistry
-from support import Journal
+from support import Journal, Message, StreamEvent
 
 from index import IndexOptions
 from streams.core.catalogue import ItemMeta
@@ -207,3 +207,25 @@ def test_a_list_over_its_budget_is_a_too_large_dead_letter_of_its_event(encoder,
     [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
     assert letter["reason"] == "too_large" and "STREAMREC_MAX_LIST_BYTES" in letter["detail"]
     assert not journal.sent("recommendations") and Profile.from_bytes(c.profiles["mia"]).seen == ["tent"]
+
+
+def test_a_late_redelivery_after_a_forget_resurrects_nothing_and_later_events_start_afresh(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    topic = c.settings.topic_events
+
+    def at(offset: int, key: bytes, value: bytes, headers=()) -> StreamEvent:
+        return StreamEvent(Message(key, value, topic=topic, partition=2, offset=offset, headers=list(headers)))
+
+    forget_key, forget_value, forget_headers = forget_message("nora")
+    first = [at(10, *view("n1", "nora", "tent")), at(11, *view("n2", "nora", "bag")),
+             at(12, forget_key, forget_value, forget_headers)]
+    asyncio.run(event_agent.handle_batch(c, first))
+    assert "nora" not in c.profiles and not any(b"nora" in key.encode() for key in c.profiles), "no row names her"
+    published = len(journal.sent("recommendations"))
+    # expired group offsets, a re-run import: her events come again long after the forget
+    asyncio.run(event_agent.handle_batch(c, [at(10, *view("n1", "nora", "tent")), at(11, *view("n2", "nora", "bag"))]))
+    assert "nora" not in c.profiles and len(journal.sent("recommendations")) == published, "nothing resurrected"
+    asyncio.run(event_agent.handle_batch(c, [at(13, *view("n3", "nora", "lamp"))]))
+    back = Profile.from_bytes(c.profiles["nora"])
+    assert back.seen == ["lamp"] and back.events == 1, "she came back: a new profile of her new events only"

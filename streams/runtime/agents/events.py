@@ -22,6 +22,7 @@ import time
 from dataclasses import replace
 
 from ...core.budgets import OverBudget, fit_profile, split_within
+from ...core.privacy import forgotten_key
 from ...core.profiles import Profile
 from ...core.recommender import Outcome
 from ...core.records import Event, parse_event
@@ -87,6 +88,11 @@ async def _handle_events(c: Components, batch, started: float) -> None:
     stored = _load_profiles(c, accepted)
     collector = DeltaCollector(c.state.signals.options)
     outcomes = await _rank(c, accepted, stored, collector, arrived)
+    # a late redelivery to a forgotten shopper (a duplicate of a profile that holds no event): no row, no list
+    gone = [o for o in outcomes if o.duplicate and o.profile.events == 0]
+    if gone:
+        c.metrics.duplicate_events.inc(len(gone))
+        outcomes = [o for o in outcomes if not (o.duplicate and o.profile.events == 0)]
     if not outcomes:
         return
     # the last outcome of each user holds the profile to store; a profile that cannot be stored costs that
@@ -173,11 +179,16 @@ def _load_profiles(c: Components, accepted) -> dict[str, Profile]:
                 continue
             bind_event(fevent)
             raw = c.profiles.get(event.user_id)
+            if raw is None:  # a forgotten shopper starts afresh, but from where their events had reached
+                raw = c.profiles.get(forgotten_key(event.user_id))
             if raw is not None:
                 try:
-                    stored[event.user_id] = Profile.from_bytes(raw)
+                    profile = Profile.from_bytes(raw)
                 except Exception:  # an unreadable row must not stop the stream: the user starts afresh
                     log.exception("unreadable profile of %r in the table; starting a new one", event.user_id)
+                    continue
+                stored[event.user_id] = profile if profile.user_id == event.user_id else \
+                    Profile(event.user_id, marks=profile.marks)
     return stored
 
 
