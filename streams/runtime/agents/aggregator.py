@@ -9,6 +9,7 @@ The folding is the core's SignalAggregator, over this partition's rows of the ag
 """
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -50,8 +51,9 @@ class TableRows(MutableMapping):
     starts afresh: one damaged row must not stop its partition's deltas.
     """
 
-    def __init__(self, table: Any, fevent: Any) -> None:
+    def __init__(self, table: Any, fevent: Any, not_after: float | None = None) -> None:
         self.table = table
+        self.not_after = not_after  # rows' clocks are clamped to it when read
         self.fevent = fevent  # the table partition of a key is the partition its deltas arrive on
         self.unreadable: list[tuple[StoredRow, str]] = []
 
@@ -61,7 +63,7 @@ class TableRows(MutableMapping):
         if raw is None:
             raise KeyError(item_id)
         try:
-            return SignalRow.from_bytes(item_id, raw)
+            return SignalRow.from_bytes(item_id, raw, not_after=self.not_after)
         except Exception as exc:
             row = StoredRow(f"{getattr(self.table, 'name', 'signal-rows')} table", self.fevent.message.partition,
                             item_id.encode(), bytes(raw))
@@ -86,6 +88,7 @@ class TableRows(MutableMapping):
 async def handle_batch(c: Components, batch) -> None:
     """Fold a tick's deltas into their rows, per partition; store and publish the changed rows."""
     options = c.state.signals.options
+    not_after = time.time() + c.settings.max_clock_skew  # this worker's clock: no row or delta runs ahead of it
     by_partition: dict[int, list] = {}
     for fevent in batch:
         by_partition.setdefault(fevent.message.partition, []).append(fevent)
@@ -94,14 +97,14 @@ async def handle_batch(c: Components, batch) -> None:
         deltas = []
         for fevent in fevents:
             try:
-                deltas += decode_deltas(fevent.message.value)
+                deltas += decode_deltas(fevent.message.value, not_after=not_after)
             except InvalidMessage as exc:
                 await send_dead_letter(c, "signal-deltas", fevent.message, exc.reason, exc.detail)
             except Exception as exc:  # a decoder bug costs this message only
                 await send_dead_letter(c, "signal-deltas", fevent.message, "bad_deltas",
                                        f"{type(exc).__name__}: {exc}"[:200])
         if deltas:
-            rows = TableRows(c.signal_rows, fevents[-1])
+            rows = TableRows(c.signal_rows, fevents[-1], not_after)
             published += SignalAggregator(options, c.settings.signal_neighbours, rows).fold(deltas)
             for row, detail in rows.unreadable:
                 await send_dead_letter(c, "signal-rows", row, "unreadable_row", detail)
