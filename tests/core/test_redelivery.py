@@ -75,3 +75,15 @@ def test_the_offset_marks_survive_the_row_and_older_rows_without_them_still_deco
     assert back.applied_entry("other", (3, 8)) is None and back.applied_entry("other", (2, 1)) is None
     old = msgspec.msgpack.encode(msgspec.msgpack.decode(profiles["u"].to_bytes())[:-2])  # a row written before marks
     assert Profile.from_bytes(old).marks == {} and Profile.from_bytes(old).events == 1
+
+
+def test_a_flood_of_unknown_item_ids_makes_no_signal_rows():
+    world = make_world()
+    recommender = Recommender(world, None, "m@1")
+    profiles, aggregator = {}, SignalAggregator(world.signals.options)
+    flood = [replace(event("view", f"ghost-{n}", float(n), eid=f"g{n}"), source=(0, n)) for n in range(500)]
+    outcomes, deltas, rows = run(recommender, flood + [replace(event("view", "tent-a", 600.0, eid="t"), source=(0, 500))],
+                                 profiles, aggregator)
+    assert len(outcomes) == 501 and all(o.recommendation is not None for o in outcomes), "every event gets its list"
+    assert {d.item_id for d in deltas} == {"tent-a"} and [r.item_id for r in rows] == ["tent-a"]
+    assert len(profiles["u"].seen) == 501 and len(profiles["u"].seen) <= 1000, "the profile stays bounded by SEEN_LIMIT"
