@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     max_delta_bytes: int = Field(
         262_144, ge=4_096, le=900_000, description="bytes a signal-delta message may take; more deltas are split "
         "over several messages")
+    profile_ttl_days: float = Field(
+        0.0, ge=0, description="days without an event after which a shopper's profile starts afresh when they "
+        "come back (0: never)")
     profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")

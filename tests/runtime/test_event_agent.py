@@ -229,3 +229,24 @@ def test_a_late_redelivery_after_a_forget_resurrects_nothing_and_later_events_st
     asyncio.run(event_agent.handle_batch(c, [at(13, *view("n3", "nora", "lamp"))]))
     back = Profile.from_bytes(c.profiles["nora"])
     assert back.seen == ["lamp"] and back.events == 1, "she came back: a new profile of her new events only"
+
+
+def test_a_profile_idle_longer_than_its_ttl_starts_afresh_and_still_knows_its_duplicates(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.settings = c.settings.model_copy(update={"profile_ttl_days": 30.0})
+    topic = c.settings.topic_events
+
+    def at(offset: int, event_id: str, item: str, ts: float) -> StreamEvent:
+        value = json.dumps({"event_id": event_id, "user_id": "olga", "type": "view", "item_id": item, "ts": ts})
+        return StreamEvent(Message(b"olga", value.encode(), topic=topic, partition=0, offset=offset))
+
+    day = 86_400.0
+    asyncio.run(event_agent.handle_batch(c, [at(1, "o1", "tent", 1_700_000_000.0)]))
+    asyncio.run(event_agent.handle_batch(c, [at(2, "o2", "bag", 1_700_000_000.0 + 10 * day)]))
+    assert Profile.from_bytes(c.profiles["olga"]).seen == ["tent", "bag"], "within the ttl: one profile"
+    c.profile_cache.clear()
+    asyncio.run(event_agent.handle_batch(c, [at(3, "o3", "lamp", 1_700_000_000.0 + 50 * day),
+                                             at(2, "o2", "bag", 1_700_000_000.0 + 10 * day)]))
+    back = Profile.from_bytes(c.profiles["olga"])
+    assert back.seen == ["lamp"] and back.events == 1, "40 idle days: a new profile; the old redelivery changed nothing"

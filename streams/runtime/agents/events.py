@@ -170,11 +170,12 @@ async def _parse(c: Components, batch, arrived: float) -> list[tuple[object, Eve
 
 def _load_profiles(c: Components, accepted) -> dict[str, Profile]:
     stored: dict[str, Profile] = {}
+    ttl = c.settings.profile_ttl_days * 86_400.0  # measured between the shopper's own events (replays agree)
     cache = c.profile_cache
     for fevent, event in accepted:
         if event.user_id not in stored:
             hot = cache.get(event.user_id)
-            if hot is not None:
+            if hot is not None and not (ttl and event.ts - hot.updated_at > ttl):
                 stored[event.user_id] = hot
                 continue
             bind_event(fevent)
@@ -187,7 +188,8 @@ def _load_profiles(c: Components, accepted) -> dict[str, Profile]:
                 except Exception:  # an unreadable row must not stop the stream: the user starts afresh
                     log.exception("unreadable profile of %r in the table; starting a new one", event.user_id)
                     continue
-                stored[event.user_id] = profile if profile.user_id == event.user_id else \
+                expired = ttl and event.ts - profile.updated_at > ttl  # start afresh; duplicates still known
+                stored[event.user_id] = profile if profile.user_id == event.user_id and not expired else \
                     Profile(event.user_id, marks=profile.marks)
     return stored
 
