@@ -46,23 +46,30 @@ class Receipts:
         pending, self.pending = self.pending, []
         if not pending:
             return 0
-        results = asyncio.gather(*(future for _, future in pending), return_exceptions=True)
-        try:
-            outcomes = await asyncio.wait_for(results, timeout)
-        except asyncio.TimeoutError:
-            topics = sorted({topic for topic, _ in pending})
-            for topic in topics:
-                if on_failure:
-                    on_failure(topic)
-            raise SendFailed(",".join(topics), None) from None
-        failed = [(topic, outcome) for (topic, _), outcome in zip(pending, outcomes) if isinstance(outcome, BaseException)]
+        futures = [asyncio.ensure_future(future) for _, future in pending]
+        # asyncio.wait, not wait_for: a future still pending at the timeout is left alone, never cancelled
+        # (it belongs to the producer, which resolves it later)
+        _, late = await asyncio.wait(futures, timeout=timeout)
+        failed = [(topic, _failure(future, late)) for (topic, _), future in zip(pending, futures)
+                  if future in late or future.cancelled() or future.exception() is not None]
         for topic, _ in failed:
             if on_failure:
                 on_failure(topic)
         if failed:
             topic, cause = failed[0]
+            if cause is None:
+                raise SendFailed(topic, None)
             raise SendFailed(topic, cause) from cause
         return len(pending)
+
+
+def _failure(future: asyncio.Future, late: set) -> BaseException | None:
+    """Why ``future`` failed (None: no answer in time)."""
+    if future in late:
+        return None
+    if future.cancelled():
+        return asyncio.CancelledError()
+    return future.exception()
 
 
 _current: ContextVar[Receipts | None] = ContextVar("streamrec_receipts", default=None)
