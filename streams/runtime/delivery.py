@@ -36,6 +36,7 @@ class Receipts:
 
     def __init__(self) -> None:
         self.pending: list[tuple[str, Any]] = []
+        self.on_delivered: list[Callable[[], None]] = []  # run once everything is acknowledged
 
     def add(self, topic: str, future: Any) -> None:
         if future is not None and hasattr(future, "__await__"):
@@ -75,6 +76,15 @@ def _failure(future: asyncio.Future, late: set) -> BaseException | None:
 _current: ContextVar[Receipts | None] = ContextVar("streamrec_receipts", default=None)
 
 
+def when_delivered(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the running batch's records are all acknowledged (at once outside a batch)."""
+    receipts = _current.get()
+    if receipts is None:
+        callback()
+    else:
+        receipts.on_delivered.append(callback)
+
+
 def track(topic: str, future: Any) -> Any:
     """Put ``future`` (an aiokafka or Faust send future) into the running batch's receipts, if any; return it."""
     receipts = _current.get()
@@ -93,6 +103,8 @@ async def deliver(c: Any, source: str, batch: Sequence[Any], handler: Callable[[
         await handler(c, batch)
         await receipts.settle(c.settings.delivery_timeout,
                               lambda topic: metrics.send_failures.labels(topic=topic).inc())
+        for callback in receipts.on_delivered:
+            callback()
     except Exception as exc:
         withhold_acks(batch)
         metrics.batches_failed.labels(source=source).inc()

@@ -10,7 +10,7 @@ from support import Journal, StandInApp, StandInProducer
 from test_event_agent import feed, view, worker_parts
 
 from streams.runtime.batchsend import BatchSender
-from streams.runtime.delivery import Receipts, SendFailed, deliver, track
+from streams.runtime.delivery import Receipts, SendFailed, deliver, track, when_delivered
 
 
 def with_producer(c, producer: StandInProducer):
@@ -87,3 +87,28 @@ def test_a_future_never_acknowledged_fails_the_batch_after_the_delivery_timeout(
             await receipts.settle(0.05)
 
     asyncio.run(run())
+
+
+def test_what_waits_for_delivery_runs_only_once_the_batch_is_acknowledged(encoder, tmp_path):
+    c = worker_parts(encoder, tmp_path, Journal())
+    ran: list[str] = []
+
+    async def run(fail: bool):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+
+        async def handler(c, batch):
+            track("recommendations", future)
+            before = len(ran)
+            when_delivered(lambda: ran.append("answered"))
+            assert len(ran) == before, "not before the broker answered"
+            loop.call_later(0.05, future.set_exception if fail else future.set_result,
+                            KafkaTimeoutError() if fail else None)
+
+        await deliver(c, "events", [], handler)
+
+    asyncio.run(run(fail=False))
+    assert ran == ["answered"]
+    with pytest.raises(SendFailed):
+        asyncio.run(run(fail=True))
+    assert ran == ["answered"], "a failed batch answers no one"

@@ -16,7 +16,7 @@ from ...core.profiles import Profile
 from ..audit import audit
 from ..components import Components
 from ..deadletters import send_dead_letter
-from ..delivery import track
+from ..delivery import track, when_delivered
 from ..faust_compat import bind_event
 from ..headers import CONTROL, FORGET, header
 
@@ -59,8 +59,8 @@ async def handle_control(c: Components, fevent) -> None:
     audit("forget_applied", user_id=user_id, profile_removed=existed, recommendations_tombstoned=True,
           request_id=body.get("request_id"), partition=message.partition, offset=message.offset)
     waiter = c.forget_waiters.pop(str(body.get("request_id")), None)
-    if waiter is not None and not waiter.done():
-        waiter.set_result(existed)
+    if waiter is not None:  # DELETE /users/{id} answers once the tombstones are acknowledged
+        when_delivered(lambda: waiter.done() or waiter.set_result(existed))
 
 
 def _marks(raw: bytes | None) -> dict[int, int]:
