@@ -81,6 +81,12 @@ class Metrics:
         self.dead_letters = Counter(
             "streamrec_dead_letters", "Messages sent to the dead-letter topic, by source and reason.",
             ["source", "reason"], registry=r)
+        self.send_failures = Counter(
+            "streamrec_send_failures", "Records the broker refused or did not acknowledge in time, by topic "
+            "(the batch that produced them is not acknowledged and is read again).", ["topic"], registry=r)
+        self.batches_failed = Counter(
+            "streamrec_batches_failed", "Micro-batches stopped unacknowledged (a send failed or the handler raised), "
+            "by source topic; the worker stops and the batch is redelivered.", ["source"], registry=r)
         self.event_to_recommendation_seconds = Histogram(
             "streamrec_event_to_recommendation_seconds",
             "Seconds from an event's arrival at this worker (the consumer handing the message over) until its list "

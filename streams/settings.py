@@ -95,6 +95,21 @@ class Settings(BaseSettings):
     # Faust's take() holds a lone message for the whole window, so the windows are short: under load
     # batches fill to their size long before the window ends, and when idle a message waits little.
     event_batch_within: float = Field(0.02, gt=0, description="event micro-batch: most seconds it waits to fill")
+    delivery_timeout: float = Field(
+        30.0, gt=0, description="seconds a micro-batch waits for the broker to acknowledge what it produced "
+        "before it counts as failed (not acknowledged, read again)")
+    max_profile_bytes: int = Field(
+        262_144, ge=16_384, le=900_000, description="bytes a profile row may take; a larger one sheds its oldest "
+        "memory (search vectors, seen ids, history) when it is written")
+    max_list_bytes: int = Field(
+        262_144, ge=4_096, le=900_000, description="bytes a published list may take; a larger one is a `too_large` "
+        "dead letter of its event")
+    max_delta_bytes: int = Field(
+        262_144, ge=4_096, le=900_000, description="bytes a signal-delta message may take; more deltas are split "
+        "over several messages")
+    profile_ttl_days: float = Field(
+        0.0, ge=0, description="days without an event after which a shopper's profile starts afresh when they "
+        "come back (0: never)")
     profile_cache: int = Field(10_000, ge=0, description="decoded profiles a worker keeps in memory (0: none)")
     item_batch_size: int = Field(64, ge=1, description="item micro-batch: most items")
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")

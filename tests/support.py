@@ -124,6 +124,46 @@ class JournalBatches:
         return len(records)
 
 
+class StandInProducer:
+    """Stands where the app's aiokafka producer stands, for a real BatchSender: real record batches, and a broker
+    future per batch that resolves, or fails with ``failure`` when its topic is in ``failing`` (an injected
+    produce error)."""
+
+    def __init__(self, partitions: int = 4, max_batch: int = 1_048_576) -> None:
+        self.partition_count = partitions
+        self.max_batch = max_batch
+        self.failing: dict[str, BaseException] = {}
+        self.batches: list[tuple[str, int, int]] = []  # (topic, partition, records)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partition_count))
+
+    def create_batch(self):
+        from aiokafka.producer.message_accumulator import BatchBuilder
+        return BatchBuilder(self.max_batch, 0)
+
+    async def send_batch(self, batch, topic: str, *, partition: int):
+        import asyncio
+        self.batches.append((topic, partition, batch.record_count()))
+        future = asyncio.get_running_loop().create_future()
+        if topic in self.failing:
+            future.set_exception(self.failing[topic])
+        else:
+            future.set_result((topic, partition))
+        return future
+
+
+class StandInApp:
+    """What BatchSender reads of a Faust app: ``app.producer._ensure_producer()``."""
+
+    def __init__(self, producer: StandInProducer) -> None:
+        self.producer = self
+        self._producer = producer
+
+    def _ensure_producer(self) -> StandInProducer:
+        return self._producer
+
+
 # ---- one test's topics -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TopicNames:

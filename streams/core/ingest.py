@@ -1,8 +1,10 @@
 """Events that arrive outside Kafka (HTTP POST /events, `streamrec import`): validated and made into wire messages.
 
 Each event is checked with the same parser the event agent uses, and gets what the agent would otherwise have to
-invent: an ``event_id`` derived from its content when absent (the same bytes always give the same id, so a
-resent event is recognisable as a duplicate) and, where the caller says so, a ``ts``.
+invent: an ``event_id`` when absent and, where the caller says so, a ``ts``. The id never depends on when the
+event arrived: it is derived from the request's ``Idempotency-Key`` and the event's place in the body when the
+client sent one, else from the event's content as sent, so a resent body gets the same ids and the event
+agent recognises them as duplicates.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import InvalidMessage
-from .records import DEFAULT_EVENT_WEIGHTS, Event, Item, event_from_object, load_json, parse_item
+from .records import (DEFAULT_EVENT_WEIGHTS, Event, Item, canonical_json, derived_event_id, event_from_object, load_json,
+                      parse_item)
 
 MAX_BATCH = 10_000  # events in one POST /events body
 
@@ -37,11 +40,22 @@ class BatchError(Exception):
 
 
 def wire_event(data: Mapping[str, Any], *, types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
-               default_ts: float | None = None, require_ts: bool = False) -> WireEvent:
-    """Validate one decoded event; raise InvalidMessage with the agent's reason codes when it is unusable."""
+               default_ts: float | None = None, require_ts: bool = False,
+               idempotency: tuple[str, int] | None = None) -> WireEvent:
+    """Validate one decoded event; raise InvalidMessage with the agent's reason codes when it is unusable.
+
+    ``idempotency``: (the request's Idempotency-Key, the event's place in the body), which names an event
+    sent without ``event_id``; without it the id comes from the event's content as sent (before any ``ts``
+    is filled in)."""
     if not isinstance(data, Mapping):
         raise InvalidMessage("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     body = dict(data)
+    if body.get("event_id") is None and default_ts is not None:
+        if idempotency is not None:
+            key, position = idempotency
+            body["event_id"] = derived_event_id(b"idempotency-key\x00" + key.encode(), str(position).encode(), None)
+        else:
+            body["event_id"] = derived_event_id(None, canonical_json(data), None)
     if body.get("ts") is None:
         if require_ts:
             raise InvalidMessage("missing_ts", "a historical event needs its time (ts: epoch seconds or ISO-8601)")
@@ -72,14 +86,20 @@ def wire_item(data: Any) -> WireItem:
 
 
 def parse_event_batch(raw: bytes, *, types: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
-                      now: float) -> list[WireEvent]:
-    """One JSON event or a JSON array of them, all valid, else BatchError listing every rejected one."""
-    return _parse_batch(raw, lambda data: wire_event(data, types=types, default_ts=now), "event")
+                      now: float, idempotency_key: str | None = None) -> list[WireEvent]:
+    """One JSON event or a JSON array of them, all valid, else BatchError listing every rejected one.
+
+    ``now`` fills a missing ``ts``, never an id; ``idempotency_key`` (the request's header) names the events
+    sent without ``event_id``."""
+    def one(data, position: int) -> WireEvent:
+        return wire_event(data, types=types, default_ts=now,
+                          idempotency=None if idempotency_key is None else (idempotency_key, position))
+    return _parse_batch(raw, one, "event")
 
 
 def parse_item_batch(raw: bytes) -> list[WireItem]:
     """One JSON item or a JSON array of them, all valid, else BatchError listing every rejected one."""
-    return _parse_batch(raw, wire_item, "item")
+    return _parse_batch(raw, lambda data, _: wire_item(data), "item")
 
 
 def _parse_batch(raw: bytes, one, noun: str) -> list:
@@ -100,7 +120,7 @@ def _parse_batch(raw: bytes, one, noun: str) -> list:
     accepted, rejected = [], []
     for position, item in enumerate(items):
         try:
-            accepted.append(one(item))
+            accepted.append(one(item, position))
         except InvalidMessage as exc:
             rejected.append({"index": position, "reason": exc.reason, "detail": exc.detail})
     if rejected:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -140,3 +141,12 @@ def _original_names(original: str, name: str, user_id: str) -> bool:
         return False
     data = _json(raw)
     return user_id.encode("utf-8") in raw if data is _NOT_JSON else _holds(data, user_id)
+
+
+def forgotten_key(user_id: str) -> str:
+    """The profiles-table key of a forgotten shopper's marker: a digest, so the marker never names them.
+
+    The marker keeps only where the shopper's events had reached (the profile's offset marks), so that a
+    late redelivery of an event from before the forget is recognised as a duplicate and resurrects nothing.
+    """
+    return "forgotten:" + hashlib.blake2b(user_id.encode(), digest_size=16).hexdigest()

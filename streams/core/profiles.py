@@ -27,6 +27,7 @@ SEEN_LIMIT = 1000  # item ids remembered for exclusion
 # a redelivered event is recognised and changes nothing. Kafka redelivers at most what came after the
 # last committed offset (a commit every second), so a few hundred ids per user is a wide margin.
 APPLIED_LIMIT = 256
+STORED_QUERY_CHARS = 200  # characters of a search text a profile keeps (its vector was made from all of it)
 FORMAT = 2  # the binary record's version (1 was JSON)
 
 
@@ -67,6 +68,9 @@ class Profile:
     categories: dict[str, float] = field(default_factory=dict)  # decayed affinity, valid at ``updated_at``
     events: int = 0
     applied_ids: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # the latest applied events (a ring)
+    # events partition → highest offset applied: a redelivery from there at or below it is a duplicate, however
+    # long ago (no window); the id ring above still catches a producer's resend at a new offset
+    offset_marks: dict[int, int] = field(default_factory=dict)
     # the seen ids as dense item ids of one registry (ranking's filter), kept up to date by apply_event
     _dense: np.ndarray | None = field(default=None, repr=False)
     _dense_of: ItemIds | None = field(default=None, repr=False)
@@ -90,13 +94,16 @@ class Profile:
         """An independent copy."""
         return Profile(self.user_id, None if self.vector is None else self.vector.copy(), self.updated_at,
                        list(self.history), dict(self.query_vectors), dict(self.seen_ids), dict(self.marks),
-                       dict(self.categories), self.events, dict(self.applied_ids),
+                       dict(self.categories), self.events, dict(self.applied_ids), dict(self.offset_marks),
                        None if self._dense is None else self._dense.copy(), self._dense_of)
 
-    def applied_entry(self, event_id: str) -> Applied | None:
-        """How this event was applied, when it already changed the profile (a redelivery or a producer's retry)."""
+    def applied_entry(self, event_id: str, source: tuple[int, int] | None = None) -> Applied | None:
+        """How this event was applied, when it already changed the profile (a redelivery or a producer's retry):
+        its id is among the latest applied, or it was read at or below its partition's mark (``source``)."""
         if event_id in self.applied_ids:
             return Applied(event_id, self.applied_ids[event_id])
+        if source is not None and source[1] <= self.offset_marks.get(source[0], -1):
+            return Applied(event_id, source)
         return None
 
     def history_before(self, event_id: str) -> "Profile | None":
@@ -156,6 +163,12 @@ class Profile:
             cache = np.delete(cache, np.flatnonzero(cache == gone)[:1])
         self._dense = np.append(cache, dense)
 
+    def keep_seen(self, item_ids: list[str]) -> None:
+        """Keep only ``item_ids`` (oldest first) as the seen items."""
+        self.seen_ids = dict.fromkeys(item_ids)
+        self.marks = {i: m for i, m in self.marks.items() if i in self.seen_ids}
+        self._dense = None
+
     def to_dict(self) -> dict:
         """A readable view of everything kept about the user (the vector as a plain list)."""
         return {
@@ -190,6 +203,8 @@ class Profile:
             np.array([-1 if s is None else s[1] for s in marks], dtype="<i8").tobytes(),
             list(self.marks.values()) if len(self.marks) == len(self.seen_ids) else
             [self.marks.get(i, _NO_MARK) for i in self.seen_ids],
+            np.array(list(self.offset_marks), dtype="<i4").tobytes(),
+            np.array(list(self.offset_marks.values()), dtype="<i8").tobytes(),
         )
         return _ENCODER.encode(record)
 
@@ -210,8 +225,11 @@ class Profile:
         partitions = np.frombuffer(r.applied_partitions, "<i4").tolist()
         offsets = np.frombuffer(r.applied_offsets, "<i8").tolist()
         applied = {e: (None if p < 0 else (p, o)) for e, p, o in zip(r.applied, partitions, offsets)}
+        offset_marks = dict(zip(np.frombuffer(r.mark_partitions, "<i4").tolist(),
+                                np.frombuffer(r.mark_offsets, "<i8").tolist()))
         return cls(r.user_id, vector, r.updated_at, history, query_vectors, dict.fromkeys(r.seen), _marks_of(r),
-                   dict(zip(r.category_names, np.frombuffer(r.category_weights, "<f8").tolist())), r.events, applied)
+                   dict(zip(r.category_names, np.frombuffer(r.category_weights, "<f8").tolist())), r.events, applied,
+                   offset_marks)
 
 
 class _Record(msgspec.Struct, array_like=True):
@@ -239,6 +257,8 @@ class _Record(msgspec.Struct, array_like=True):
     applied_offsets: bytes  # int64
     # per seen item, aligned with ``seen``: (types, times, first ts, last ts); empty in rows of earlier versions
     marks: list[tuple[str, int, float, float]] = []
+    mark_partitions: bytes = b""  # int32: events partitions with an applied mark
+    mark_offsets: bytes = b""  # int64: the highest offset applied on each
 
 
 _NO_MARK = ("", 0, 0.0, 0.0)
@@ -298,8 +318,9 @@ def apply_event(
         profile.categories[category] = profile.categories.get(category, 0.0) + event.weight
     profile.updated_at = now
     profile.events += 1
+    query = event.query[:STORED_QUERY_CHARS] if event.query is not None else None
     touch = Touch(type=event.type, ts=now, weight=event.weight if vector is not None else 0.0,
-                  item_id=event.item_id, query=event.query, category=category, event_id=event.event_id)
+                  item_id=event.item_id, query=query, category=category, event_id=event.event_id)
     history = profile.history
     history.append(touch)
     if len(history) > HISTORY_LIMIT:
@@ -308,12 +329,16 @@ def apply_event(
         if profile.query_vectors and any(t.query for t in dropped):
             live = {t.query for t in history if t.query}
             profile.query_vectors = {q: v for q, v in profile.query_vectors.items() if q in live}
-    if event.query is not None and vector is not None:
-        profile.query_vectors[event.query] = vector.copy()
+    if query is not None and vector is not None:
+        profile.query_vectors[query] = vector.copy()
     applied = profile.applied_ids
     applied[event.event_id] = event.source
     if len(applied) > APPLIED_LIMIT:
         del applied[next(iter(applied))]
+    if event.source is not None:
+        partition, offset = event.source
+        if offset > profile.offset_marks.get(partition, -1):
+            profile.offset_marks[partition] = offset
     if event.item_id is not None:
         profile.see(event.item_id, dense, event.type, now)
     return profile

@@ -146,7 +146,7 @@ class Recommender:
             if profile is None:
                 stored = profiles.get(event.user_id)
                 profile = current[event.user_id] = stored.copy() if stored is not None else Profile(event.user_id)
-            applied = profile.applied_entry(event.event_id)
+            applied = profile.applied_entry(event.event_id, event.source)
             if applied is not None:  # a duplicate: the profile does not change
                 observations.append((self._redelivered_window(profile, event, applied.source), False))
             else:
@@ -164,9 +164,14 @@ class Recommender:
             snaps.append(None if event.backfill else capture(profile, ids, ranker.options.exclude_seen, ranker.options))
         lists = iter(ranker.rank_batch(ranker.snapshots([s for s in snaps if s is not None])))
         outcomes = []
+        # shop-wide signals only for catalogue items (a flood of unknown ids makes no rows anywhere); a shop
+        # without a catalogue yet counts every item
+        known = catalogue if len(catalogue) else None
         for event, snap, (previous, new) in zip(events, snaps, observations):
             # Deltas go out in event order: an aggregator folds each source offset once, in order.
-            if event.item_id is not None and previous is not None:
+            if event.item_id is not None and previous is not None and (known is None or event.item_id in known):
+                if known is not None and previous:
+                    previous = [item for item in previous if item in known]
                 sink.observe(event.item_id, previous, event.ts, source=event.source, arrived=arrived)
             profile = current[event.user_id]
             if snap is None:

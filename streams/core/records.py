@@ -246,6 +246,11 @@ def derived_event_id(key: bytes | None, value: bytes, message_ts: float | None) 
     return digest.hexdigest()
 
 
+def canonical_json(data: Mapping[str, Any]) -> bytes:
+    """The object's JSON with sorted keys: the same content, the same bytes (what derived ids hash)."""
+    return _canonical(data)
+
+
 def _canonical(data: Mapping[str, Any]) -> bytes:
     try:
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)

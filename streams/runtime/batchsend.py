@@ -3,7 +3,8 @@
 ``await topic.send(...)`` per record costs Faust's per-message machinery (a FutureMessage, serializer
 lookups, a coroutine into aiokafka) for every list; a micro-batch of 256 lists paid it 256 times. Here
 the records are appended to one BatchBuilder per partition and each batch is handed to the app's own
-aiokafka producer once, so Faust's flush before committing offsets still covers them (at least once).
+aiokafka producer once. Each batch's broker future goes to the running micro-batch's receipts
+(delivery.py), so the events that caused the records are committed only after the broker acknowledged them.
 Partitions are chosen by aiokafka's DefaultPartitioner on the key, as ``topic.send`` does, so a key
 lands on the partition it always did and records of one key stay in order.
 """
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from .delivery import track
 from .faust_compat import aiokafka_producer
 
 
@@ -59,12 +61,12 @@ class BatchSender:
             if batch is None:
                 batch = batches[partition] = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
-                await producer.send_batch(batch, self.topic, partition=partition)
+                track(self.topic, await producer.send_batch(batch, self.topic, partition=partition))
                 handed += 1
                 batch = batches[partition] = producer.create_batch()
                 if batch.append(key=key, value=value, timestamp=None) is None:
                     raise ValueError(f"a record of {len(value)} bytes does not fit in an empty producer batch")
         for partition, batch in batches.items():
-            await producer.send_batch(batch, self.topic, partition=partition)
+            track(self.topic, await producer.send_batch(batch, self.topic, partition=partition))
             handed += 1
         return handed

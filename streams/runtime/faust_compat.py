@@ -61,6 +61,34 @@ def bind_event(event: Any) -> None:
     faust_streams._current_event.set(weakref.ref(event))  # Faust has no public setter
 
 
+def withhold_acks(events: Any) -> None:
+    """Keep a ``take_events`` batch's events from being acked, so their offsets are never committed.
+
+    Faust's ``take_events`` acks the batch in a ``finally`` when the loop moves on, also after the handler
+    raised. A message is acked when its reference count drops to zero; one more reference per message makes
+    that ack a no-op (public ``Message.incref``; kept here because it leans on take_events' ack order).
+    """
+    for event in events:
+        event.message.incref()
+
+
+def watch_changelog(table: Any, track: Any) -> None:
+    """Hand the broker future of every changelog record ``table`` writes to ``track(topic, future)``.
+
+    A table write queues its changelog record in Faust's producer buffer and drops the FutureMessage
+    (``Table.on_key_set`` calls ``self.send_changelog``); this wraps that method on the instance so a batch
+    can wait for its rows to reach the changelog before its offsets are committed.
+    """
+    send = table.send_changelog
+
+    def send_changelog(*args: Any, **kwargs: Any) -> Any:
+        future = send(*args, **kwargs)
+        track(table.changelog_topic.get_topic_name(), future)
+        return future
+
+    table.send_changelog = send_changelog
+
+
 def recovering(app: Any) -> bool:
     """Whether the app is restoring tables from their changelogs (Faust sets the flag, documents no getter)."""
     return bool(getattr(app, "in_recovery", False))

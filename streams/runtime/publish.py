@@ -9,6 +9,7 @@ import orjson
 
 from ..core.recommender import Outcome
 from .components import Components
+from .deadletters import send_dead_letter
 from .faust_compat import arrival_time
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Se
     """
     records = []
     latencies = []
+    refused = []
+    budget = c.settings.max_list_bytes
     violations = cold = 0
     for outcome, message in zip(outcomes, messages):
         rec = outcome.recommendation
@@ -29,13 +32,20 @@ async def publish_lists(c: Components, outcomes: Sequence[Outcome], messages: Se
         try:
             # orjson: ~10x faster than json.dumps on a 4 KB list, and numpy floats serialise as numbers
             value = orjson.dumps(rec.to_message(), option=orjson.OPT_SERIALIZE_NUMPY)
-        except TypeError:  # a bug of ours: lose this list, not the rest of the batch
+        except TypeError as exc:  # a bug of ours: this list goes to the dead letters, not the rest of the batch
             log.exception("list for event %s not serialisable", outcome.event.event_id)
+            refused.append((message, "list_error", f"{type(exc).__name__}: {exc}"[:200]))
+            continue
+        if len(value) > budget:  # the event's own failure (its list): a dead letter, never a refused batch
+            refused.append((message, "too_large", f"its list takes {len(value)} bytes; at most {budget} "
+                                                  "(STREAMREC_MAX_LIST_BYTES)"))
             continue
         records.append((rec.user_id.encode(), value))
         latencies.append(seconds_since_arrival(message, started))
         violations += bool(outcome.violations)
         cold += rec.cold_start
+    for message, reason, detail in refused:
+        await send_dead_letter(c, "events", message, reason, detail)
     if not records:
         return
     await c.lists.send(records)

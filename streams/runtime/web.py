@@ -200,12 +200,22 @@ def register(c: Components) -> None:
                 return self.json({"error": "POST /events takes Content-Type: application/json, got "
                                            f"{request.content_type!r}"}, status=415)
             body = await request.read()  # at most STREAMREC_HTTP_MAX_BODY bytes, else 413 (httpauth.py)
+            key = request.headers.get("Idempotency-Key")
+            if key is not None and not (0 < len(key) <= 255 and key.isprintable()):
+                return self.json({"error": "Idempotency-Key must be 1 to 255 printable characters"}, status=400)
             try:
-                events = parse_event_batch(body, types=settings.event_weights, now=time.time())
+                events = parse_event_batch(body, types=settings.event_weights, now=time.time(), idempotency_key=key)
             except BatchError as exc:
                 return self.json({"error": exc.message, "rejected": exc.rejected}, status=400)
-            for wire in events:
-                await c.topics.events.send(key=wire.key, value=wire.value)
+            # 202 only once the broker acknowledged every event; else 503 and the client sends the body again
+            # (the same ids: the resend is recognised as a duplicate)
+            try:
+                sent = [await c.topics.events.send(key=wire.key, value=wire.value) for wire in events]
+                await asyncio.wait_for(asyncio.gather(*sent), settings.delivery_timeout)
+            except Exception as exc:
+                c.metrics.send_failures.labels(topic=settings.topic_events).inc()
+                return self.json({"error": f"the events were not acknowledged by the broker ({type(exc).__name__}); "
+                                           "send the same body again"}, status=503)
             c.metrics.http_events_accepted.inc(len(events))
             return self.json({"accepted": len(events), "event_ids": [w.event.event_id for w in events]}, status=202)
 

@@ -26,7 +26,8 @@ from .agents import vectors as vector_follower
 from .app import create_app
 from .batchsend import BatchSender
 from .components import Components
-from .faust_compat import quiet_worker
+from .delivery import track
+from .faust_compat import quiet_worker, watch_changelog
 from .httpauth import load_tokens
 from .kafka import ensure_topics_when_reachable, resolve_broker_kind
 from .profilecache import ProfileCache
@@ -77,6 +78,8 @@ def build(settings: Settings, registry: CollectorRegistry | None = None) -> Comp
                    deltas=BatchSender(app, settings.topic_signal_deltas),
                    signal_sender=BatchSender(app, settings.topic_signals),
                    profile_cache=ProfileCache(settings.profile_cache))
+    for table in (tables.profiles, tables.signal_rows):  # a batch waits for its rows' changelog records too
+        watch_changelog(table, track)
     c.stalls = StallWatch(settings.stall_timeout, on_stall=metrics.partition_stalls.inc)
 
     @app.on_partitions_revoked.connect

@@ -9,7 +9,7 @@ import json
 
 import faust
 from prometheus_client import CollectorRegistry
-from support import Journal
+from support import Journal, Message, StreamEvent
 
 from index import IndexOptions
 from streams.core.catalogue import ItemMeta
@@ -67,17 +67,22 @@ def worker_parts(encoder, tmp_path, journal: Journal) -> Components:
                       deltas=journal.batches("signal-deltas"), profile_cache=ProfileCache(settings.profile_cache))
 
 
-async def feed(c: Components, messages: list[tuple[bytes, bytes, list]], done, timeout: float = 30.0) -> None:
-    """Put the messages on the agent's stream at once (one micro-batch), then wait until ``done()``."""
+async def feed(c: Components, messages: list[tuple[bytes, bytes, list]], done, timeout: float = 30.0,
+               put: list | None = None) -> None:
+    """Put the messages on the agent's stream at once (one micro-batch), then wait until ``done()``; the Faust
+    events made land in ``put``."""
     event_agent.register(c)
     agent = c.app.agents["streamrec.events"]
     raw = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     async with agent.test_context(channel=c.app.channel(schema=raw)) as running:
         for key, value, headers in messages:
-            await running.put(value, key=key, headers=headers, wait=False)
+            event = await running.put(value, key=key, headers=headers, wait=False)
+            event.message.incref()  # one reference per stream, as Faust's conductor gives a consumed message
+            if put is not None:
+                put.append(event)
         deadline = asyncio.get_running_loop().time() + timeout
         while not done():
-            assert asyncio.get_running_loop().time() < deadline, c.lists.journal.entries
+            assert asyncio.get_running_loop().time() < deadline, getattr(c.lists, "journal", c.lists)
             await asyncio.sleep(0.02)
 
 
@@ -118,3 +123,130 @@ def test_a_batch_that_fails_to_rank_is_ranked_event_by_event_and_only_the_failin
     assert "dave" not in c.profiles, "the failed event changed nothing"
     counted = {d.item_id for _, value in journal.sent("signal-deltas") for d in decode_deltas(value)}
     assert counted <= {"tent", "lamp"}, "only ranked events' deltas go out"
+
+
+class Unstorable(Profile):
+    """A profile whose record cannot be built (a serialiser bug, injected)."""
+
+    def to_bytes(self) -> bytes:
+        raise ValueError("cannot encode")
+
+
+class UnstorableFor:
+    """A recommender whose outcomes for ``user`` carry an Unstorable profile."""
+
+    def __init__(self, inner: Recommender, user: str) -> None:
+        self.inner = inner
+        self.user = user
+
+    def process(self, events, profiles, **kwargs):
+        outcomes = self.inner.process(events, profiles, **kwargs)
+        for outcome in outcomes:
+            if outcome.profile.user_id == self.user:
+                outcome.profile.__class__ = Unstorable
+        return outcomes
+
+
+class RefusesDeletes(dict):
+    """A profiles table whose deletes fail (a store error, injected)."""
+
+    def __delitem__(self, key):
+        raise OSError("store is read-only")
+
+
+def test_a_profile_that_cannot_be_stored_dead_letters_that_users_events_and_the_rest_of_the_batch_goes_on(
+        encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.recommender = UnstorableFor(c.recommender, "ivan")
+    batch = [(*view("i1", "ivan", "tent"), []), (*view("j1", "jane", "bag"), []), (*view("i2", "ivan", "pan"), [])]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("dead-letters")) == 2 and journal.sent("recommendations")))
+    letters = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert {letter["reason"] for letter in letters} == {"store_error"} and all("cannot encode" in x["detail"]
+                                                                             for x in letters)
+    assert sorted(json.loads(letter["value"])["event_id"] for letter in letters) == ["i1", "i2"]
+    lists = [json.loads(value)["trigger_event_id"] for _, value in journal.sent("recommendations")]
+    assert lists == ["j1"], "no list for an event whose profile change was not stored"
+    assert "ivan" not in c.profiles and Profile.from_bytes(c.profiles["jane"]).seen == ["bag"]
+
+
+def test_a_control_message_that_fails_to_apply_is_dead_lettered_with_its_reason(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.profiles = RefusesDeletes()
+    forget_key, forget_value, forget_headers = forget_message("kim")
+    batch = [(*view("k1", "kim", "tent"), []), (forget_key, forget_value, forget_headers), (*view("l1", "lee", "bag"), [])]
+    asyncio.run(feed(c, batch, lambda: journal.sent("dead-letters") and len(journal.sent("recommendations")) == 2))
+    [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert letter["reason"] == "control_error" and "read-only" in letter["detail"] and letter["key"] == "kim"
+    assert [json.loads(v)["trigger_event_id"] for _, v in journal.sent("recommendations")] == ["k1", "l1"]
+
+
+def search(event_id: str, user: str, query: str) -> tuple[bytes, bytes]:
+    return user.encode(), json.dumps({"event_id": event_id, "user_id": user, "type": "search", "query": query}).encode()
+
+
+def test_one_shoppers_60_searches_of_9000_characters_stay_within_the_row_budget_and_everyone_gets_a_list(
+        encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    batch = [(*search(f"s{n}", "max", f"{n:02d} " + "tent and stove " * 600), []) for n in range(60)]
+    batch += [(*view(f"o{n}", f"other{n}", "lamp"), []) for n in range(40)]
+    asyncio.run(feed(c, batch, lambda: len(journal.sent("recommendations")) == 100, timeout=120.0))
+    assert not journal.sent("dead-letters")
+    row = c.profiles["max"]
+    assert len(row) <= c.settings.max_profile_bytes and Profile.from_bytes(row).events == 60
+    assert all(len(value) <= c.settings.max_list_bytes for _, value in journal.sent("recommendations"))
+
+
+def test_a_list_over_its_budget_is_a_too_large_dead_letter_of_its_event(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.settings = c.settings.model_copy(update={"max_list_bytes": 64})  # below any list: every list is refused
+    asyncio.run(feed(c, [(*view("m1", "mia", "tent"), [])], lambda: journal.sent("dead-letters")))
+    [letter] = [json.loads(value) for _, value in journal.sent("dead-letters")]
+    assert letter["reason"] == "too_large" and "STREAMREC_MAX_LIST_BYTES" in letter["detail"]
+    assert not journal.sent("recommendations") and Profile.from_bytes(c.profiles["mia"]).seen == ["tent"]
+
+
+def test_a_late_redelivery_after_a_forget_resurrects_nothing_and_later_events_start_afresh(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    topic = c.settings.topic_events
+
+    def at(offset: int, key: bytes, value: bytes, headers=()) -> StreamEvent:
+        return StreamEvent(Message(key, value, topic=topic, partition=2, offset=offset, headers=list(headers)))
+
+    forget_key, forget_value, forget_headers = forget_message("nora")
+    first = [at(10, *view("n1", "nora", "tent")), at(11, *view("n2", "nora", "bag")),
+             at(12, forget_key, forget_value, forget_headers)]
+    asyncio.run(event_agent.handle_batch(c, first))
+    assert "nora" not in c.profiles and not any(b"nora" in key.encode() for key in c.profiles), "no row names her"
+    published = len(journal.sent("recommendations"))
+    # expired group offsets, a re-run import: her events come again long after the forget
+    asyncio.run(event_agent.handle_batch(c, [at(10, *view("n1", "nora", "tent")), at(11, *view("n2", "nora", "bag"))]))
+    assert "nora" not in c.profiles and len(journal.sent("recommendations")) == published, "nothing resurrected"
+    asyncio.run(event_agent.handle_batch(c, [at(13, *view("n3", "nora", "lamp"))]))
+    back = Profile.from_bytes(c.profiles["nora"])
+    assert back.seen == ["lamp"] and back.events == 1, "she came back: a new profile of her new events only"
+
+
+def test_a_profile_idle_longer_than_its_ttl_starts_afresh_and_still_knows_its_duplicates(encoder, tmp_path):
+    journal = Journal()
+    c = worker_parts(encoder, tmp_path, journal)
+    c.settings = c.settings.model_copy(update={"profile_ttl_days": 30.0})
+    topic = c.settings.topic_events
+
+    def at(offset: int, event_id: str, item: str, ts: float) -> StreamEvent:
+        value = json.dumps({"event_id": event_id, "user_id": "olga", "type": "view", "item_id": item, "ts": ts})
+        return StreamEvent(Message(b"olga", value.encode(), topic=topic, partition=0, offset=offset))
+
+    day = 86_400.0
+    asyncio.run(event_agent.handle_batch(c, [at(1, "o1", "tent", 1_700_000_000.0)]))
+    asyncio.run(event_agent.handle_batch(c, [at(2, "o2", "bag", 1_700_000_000.0 + 10 * day)]))
+    assert Profile.from_bytes(c.profiles["olga"]).seen == ["tent", "bag"], "within the ttl: one profile"
+    c.profile_cache.clear()
+    asyncio.run(event_agent.handle_batch(c, [at(3, "o3", "lamp", 1_700_000_000.0 + 50 * day),
+                                             at(2, "o2", "bag", 1_700_000_000.0 + 10 * day)]))
+    back = Profile.from_bytes(c.profiles["olga"])
+    assert back.seen == ["lamp"] and back.events == 1, "40 idle days: a new profile; the old redelivery changed nothing"

@@ -10,7 +10,7 @@ aggregator folds each source offset once per row, so a redelivered event is reco
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -107,8 +107,18 @@ def encode_deltas(deltas: Sequence[SignalDelta]) -> bytes:
     return codec.encode_deltas(to_columns(deltas))
 
 
-def decode_deltas(value: bytes | None) -> list[SignalDelta]:
-    """Parse a `signal-deltas` message (binary, or the JSON of earlier versions); InvalidMessage for anything else."""
+def decode_deltas(value: bytes | None, *, not_after: float | None = None) -> list[SignalDelta]:
+    """Parse a `signal-deltas` message (binary, or the JSON of earlier versions); InvalidMessage for anything else.
+
+    ``not_after`` clamps the event times (the reader's clock plus the allowed skew): a delta from a producer
+    whose clock ran far ahead counts as now, and cannot move a row's decay clock into the future."""
+    deltas = _decode(value)
+    if not_after is not None and any(d.ts > not_after for d in deltas):
+        deltas = [d if d.ts <= not_after else replace(d, ts=not_after) for d in deltas]
+    return deltas
+
+
+def _decode(value: bytes | None) -> list[SignalDelta]:
     if value is not None and value[:1] != b"{":
         return _from_columns(codec.decode_delta_columns(value))
     try:

@@ -13,7 +13,7 @@ that counted its own deltas early (read your own writes) knows which of them the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -95,8 +95,18 @@ class SignalRow:
                                 list(self.neighbours_raw), list(self.neighbours_raw.values()))
 
     @classmethod
-    def from_bytes(cls, item_id: str, raw: bytes) -> "SignalRow":
-        """Inverse of :meth:`to_bytes` (also reads the JSON rows of earlier versions)."""
+    def from_bytes(cls, item_id: str, raw: bytes, *, not_after: float | None = None) -> "SignalRow":
+        """Inverse of :meth:`to_bytes` (also reads the JSON rows of earlier versions); ``not_after`` clamps the
+        row's clocks (a far-future time folded in before cannot hold the row's decay clock in the future)."""
+        row = cls._decode(item_id, raw)
+        if not_after is not None:
+            row.clock = min(row.clock, not_after)
+            row.origin = None if row.origin is None else min(row.origin, not_after)
+            row.first_seen = None if row.first_seen is None else min(row.first_seen, not_after)
+        return row
+
+    @classmethod
+    def _decode(cls, item_id: str, raw: bytes) -> "SignalRow":
         if raw[:1] == b"{":
             body = orjson.loads(raw)
             return cls(item_id, body["c"], body["o"], body["p"], body["n"], body["f"],
@@ -131,8 +141,17 @@ class PublishedRow:
                                 self.neighbour_ids, self.neighbour_values)
 
     @classmethod
-    def from_bytes(cls, value: bytes) -> "PublishedRow":
-        """Parse a `signals` topic value (binary, or the JSON of earlier versions); InvalidMessage for anything else."""
+    def from_bytes(cls, value: bytes, *, not_after: float | None = None) -> "PublishedRow":
+        """Parse a `signals` topic value (binary, or the JSON of earlier versions); InvalidMessage for anything else.
+        ``not_after`` clamps the row's clock and first-seen time (see SignalRow.from_bytes)."""
+        row = cls._decode(value)
+        if not_after is not None and (row.clock > not_after or (row.first_seen or 0.0) > not_after):
+            row = replace(row, clock=min(row.clock, not_after),
+                          first_seen=None if row.first_seen is None else min(row.first_seen, not_after))
+        return row
+
+    @classmethod
+    def _decode(cls, value: bytes) -> "PublishedRow":
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise InvalidMessage("bad_signal_row", "a signal row must be bytes")
         if value[:1] == b"{":

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 
+from ...core.privacy import forgotten_key
+from ...core.profiles import Profile
 from ...core.records import SESSION_PREFIX
 from ..audit import audit
 from ..components import Components
 from ..deadletters import send_dead_letter
+from ..delivery import track, when_delivered
 from ..faust_compat import bind_event
 from ..headers import CONTROL, FORGET, header
 
@@ -45,14 +48,29 @@ async def handle_control(c: Components, fevent) -> None:
         return
     user_id = SESSION_PREFIX + key if "session_id" in body else key  # a guest's profile is their session's
     bind_event(fevent)  # the table row and its changelog partition are this user's
-    existed = c.profiles.get(user_id) is not None
+    raw = c.profiles.get(user_id)
+    existed = raw is not None
     c.profile_cache.discard(user_id)
     if existed:
         del c.profiles[user_id]
-    await c.topics.recommendations.send(key=user_id.encode(), value=None)
+    # the marker (no name, no history): events read up to here are duplicates if they ever come again
+    marker = forgotten_key(user_id)
+    marks = _marks(raw) | _marks(c.profiles.get(marker))
+    marks[message.partition] = max(message.offset, marks.get(message.partition, -1))
+    c.profiles[marker] = Profile(marker, offset_marks=marks).to_bytes()
+    track(c.settings.topic_recommendations, await c.topics.recommendations.send(key=user_id.encode(), value=None))
     c.metrics.users_forgotten.inc()
     audit("forget_applied", user_id=user_id, profile_removed=existed, recommendations_tombstoned=True,
           request_id=body.get("request_id"), partition=message.partition, offset=message.offset)
     waiter = c.forget_waiters.pop(str(body.get("request_id")), None)
-    if waiter is not None and not waiter.done():
-        waiter.set_result(existed)
+    if waiter is not None:  # DELETE /users/{id} answers once the tombstones are acknowledged
+        when_delivered(lambda: waiter.done() or waiter.set_result(existed))
+
+
+def _marks(raw: bytes | None) -> dict[int, int]:
+    if raw is None:
+        return {}
+    try:
+        return Profile.from_bytes(raw).offset_marks
+    except Exception:  # an unreadable row: nothing to keep from it
+        return {}

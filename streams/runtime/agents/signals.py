@@ -35,7 +35,7 @@ async def apply(c: Components, batches: Batches) -> None:
         for message in _latest(messages):
             if message.value is not None:  # a compaction tombstone: nothing to install
                 try:
-                    row = PublishedRow.from_bytes(message.value)
+                    row = PublishedRow.from_bytes(message.value, not_after=now + c.settings.max_clock_skew)
                 except InvalidMessage as exc:
                     await send_dead_letter(c, "signals", message, exc.reason, exc.detail)
                 else:

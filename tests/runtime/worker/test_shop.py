@@ -121,6 +121,19 @@ def test_post_events_publishes_valid_batches_and_rejects_invalid_ones(kafka, top
     assert metric(worker, "streamrec_http_events_accepted_total") == 3
 
 
+def test_a_resent_post_events_body_is_the_same_events_and_applied_once(kafka, topics, worker):
+    body = [{"user_id": "idem-1", "type": "view", "item_id": TENTS[0]["item_id"]},
+            {"user_id": "idem-1", "type": "click", "item_id": BAGS[0]["item_id"]}]
+    status, first = http(worker, "POST", "/events", body)
+    assert status == 202
+    wait_for(lambda: len(lists_for(kafka, topics, "idem-1")) == 2, what="the first two lists")
+    status, again = http(worker, "POST", "/events", body)  # the client did not see the 202 and sends it again
+    assert status == 202 and again["event_ids"] == first["event_ids"], "the arrival time is in no id"
+    wait_for(lambda: len(lists_for(kafka, topics, "idem-1")) == 4, what="the resend's lists (duplicates get one)")
+    status, profile = http(worker, "GET", "/users/idem-1/profile")
+    assert status == 200 and profile["events"] == 2, "each event applied once"
+
+
 def test_recommendations_take_page_filters_and_validate_every_parameter(worker):
     status, tents = http(worker, "GET", "/recommendations/web-1?category=Tents&k=3")
     assert status == 200 and len(tents["items"]) == 3
