@@ -112,7 +112,7 @@ class IVFPQIndex(IVFIndex):
     The catalogue-scale kind: at 10^7 items × 384 dims a flat or HNSW index holds 15 GB of float32 per
     worker, IVF-PQ with 48 codes about 0.5 GB (plus the id map). Search scores and ``vectors()`` are the
     quantised approximations (the ranker's content features and reasons then use the same decoded
-    vectors, so reasons still add up to scores); docs/benchmarks.md gives recall@10 against exact search.
+    vectors, so reasons still add up to scores); docs/results/benchmarks.md gives recall@10 against exact search.
     Training needs enough points for the lists and for the 2^pq_bits codebook entries of every code.
     """
 
@@ -136,7 +136,7 @@ class IVFSQIndex(IVFIndex):
     """IVF with 8-bit scalar-quantised vectors (IndexIVFScalarQuantizer): dim bytes per item instead of dim·4.
 
     The middle ground between ivf and ivfpq: 4x smaller than float32 with recall close to IVF's
-    (docs/benchmarks.md), vectors decoded to within 1/255 of each dimension's range.
+    (docs/results/benchmarks.md), vectors decoded to within 1/255 of each dimension's range.
     """
 
     kind = "ivfsq"

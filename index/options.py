@@ -43,9 +43,9 @@ class IndexOptions:
     rebuild_fraction: float = 0.2
     # IVF: number of inverted lists (None: 4·sqrt(expected items)) and lists probed per query
     nlist: int | None = None
-    nprobe: int = 32  # recall@10 0.989 at 10^6 items, nlist 4000 (docs/benchmarks.md: 64 → 1.000 at half the QPS)
+    nprobe: int = 32  # recall@10 0.989 at 10^6 items, nlist 4000 (docs/results/benchmarks.md: 64 → 1.000 at half the QPS)
     # IVF-PQ (kind "ivfpq"): each vector stored as pq_m codes of pq_bits bits (pq_m bytes at 8 bits) instead
-    # of dim·4 bytes; pq_m must divide dim. 48 codes for 384-d: 8 dimensions per code (docs/benchmarks.md).
+    # of dim·4 bytes; pq_m must divide dim. 48 codes for 384-d: 8 dimensions per code (docs/results/benchmarks.md).
     pq_m: int = 48
     pq_bits: int = 8
 

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     advertised_host: str | None = Field(
         None, description="host other workers reach this one at (requests for a user are routed to the worker "
         "that holds them); default: the web host, or this machine's address when that is 0.0.0.0")
-    # HTTP: who may call the web port, and how much (docs/http.md)
+    # HTTP: who may call the web port, and how much (docs/guides/http.md)
     api_tokens_file: Path | None = Field(
         None, description="file of HTTP bearer tokens, one `name:scope[,scope]:token` per line (scopes `read`, "
         "`ingest`, `admin`; `#` comments); with no token configured every route but /health, /ready and /metrics "
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     item_batch_within: float = Field(0.01, gt=0, description="item micro-batch: most seconds it waits to fill")
     # Consumer timings differ by broker: tansu (the embedded broker) answers JoinGroup only when the rebalance
     # timeout expires, and lists every stored batch of a partition on each fetch that finds data there, giving
-    # up when the fetch wait runs out (docs/reliability.md); Apache Kafka needs neither.
+    # up when the fetch wait runs out (docs/design/reliability.md); Apache Kafka needs neither.
     broker_kind: Literal["auto", "kafka", "embedded"] = Field(
         "auto", description="which broker the consumer timings below suit: `kafka` (Apache Kafka's defaults), "
         "`embedded` (the embedded broker); `auto`: `embedded` when the broker reports the embedded broker's "
@@ -145,17 +145,17 @@ class Settings(BaseSettings):
     # Faust refuses to start when a table's persisted changelog offset is past the topic's end. On the
     # embedded broker that is every restart after a crash (tansu reports a short end offset after
     # multi-record batches: ../shared/notes/tansu.md); rows are idempotent by event id, so streamrec
-    # restores from the local RocksDB and the changelog's tail without the check (docs/reliability.md).
+    # restores from the local RocksDB and the changelog's tail without the check (docs/design/reliability.md).
     recovery_consistency_check: bool | None = Field(
         None, description="Faust's check that a table's persisted changelog offset is not past the topic's end; "
-        "default: on with Kafka, off on the embedded broker (whose end offsets fall short: docs/reliability.md)")
+        "default: on with Kafka, off on the embedded broker (whose end offsets fall short: docs/design/reliability.md)")
     broker_wait: float = Field(
         300.0, ge=0, description="seconds a starting worker waits for the broker to appear (0: fail at once)")
     # aggregator tick: deltas are folded and changed rows published once per micro-batch of this length
     signal_tick: float = Field(0.25, gt=0, description="seconds between shop-wide signal publications")
     signal_batch_size: int = Field(2000, ge=1, description="signal delta messages folded per tick at most")
     # 100, not the aggregator's 300 kept per row: on the full ML-100K replay with two workers it ranked as well
-    # (NDCG@10 0.0968 vs 0.0963), 39% faster per list, with a third of the bytes per row (docs/signals.md)
+    # (NDCG@10 0.0968 vs 0.0963), 39% faster per list, with a third of the bytes per row (docs/design/signals.md)
     signal_neighbours: int = Field(100, ge=1, le=SignalOptions.max_neighbours,
                                    description="co-occurrence neighbours per item published to every worker")
     signal_half_life_days: float = Field(SignalOptions.half_life_days, gt=0,
@@ -173,7 +173,7 @@ class Settings(BaseSettings):
         "(a pair seen by one or two shoppers could tell who they are)")
     forget_within: float = Field(
         86400.0, gt=0, description="seconds within which Kafka compaction removes a forgotten shopper's records "
-        "from the user-keyed topics streamrec creates (`max.compaction.lag.ms`; docs/privacy.md)")
+        "from the user-keyed topics streamrec creates (`max.compaction.lag.ms`; docs/guides/privacy.md)")
     recommendations_retention: float = Field(
         7 * 86400.0, gt=0, description="seconds lists are kept on the recommendations topic streamrec creates "
         "(`retention.ms`; the topic is also compacted)")
@@ -218,9 +218,9 @@ class Settings(BaseSettings):
     similar_behaviour_weight: float = Field(1.0, ge=0, description="GET /items/{id}/similar: weight of co-occurrence")
     similar_text_weight: float = Field(0.6, ge=0, description="GET /items/{id}/similar: weight of text similarity")
     experiment: Path | None = Field(
-        None, description="an A/B experiment: arms with shares and their own blend, a JSON file (docs/http.md)")
+        None, description="an A/B experiment: arms with shares and their own blend, a JSON file (docs/guides/http.md)")
     rules: Path | None = Field(
-        None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/http.md)")
+        None, description="merchandising rules (boosts, pins) for the lists served over HTTP, a JSON file (docs/guides/http.md)")
     exclude_types: Annotated[tuple[str, ...] | None, NoDecode] = Field(
         None, description="with exclude_seen: the event types that keep an item out of later lists, `view,click` "
         "(default: every type); items touched only by other types come back as buy-again items")
@@ -371,7 +371,7 @@ KAFKA_GROUP_TIMINGS = (300.0, 45.0, 3.0)
 KAFKA_FETCH_WAIT_MS = 500
 #: the embedded broker answers JoinGroup only when the rebalance timeout expires: short ones make a worker
 #: ready in seconds and hand a killed worker's partitions on within ~20 s; its fetch wait bounds how long it
-#: may list a partition's log (docs/reliability.md)
+#: may list a partition's log (docs/design/reliability.md)
 EMBEDDED_GROUP_TIMINGS = (5.0, 10.0, 1.0)
 EMBEDDED_FETCH_WAIT_MS = 100
 

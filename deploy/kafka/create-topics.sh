@@ -7,7 +7,7 @@ PARTITIONS="${PARTITIONS:-12}"
 REPLICATION="${REPLICATION:-3}"
 MIN_ISR="${MIN_ISR:-2}"
 APP_ID="${APP_ID:-streamrec}"
-# a forgotten shopper's older lists and profile versions are compacted away within this (docs/privacy.md)
+# a forgotten shopper's older lists and profile versions are compacted away within this (docs/guides/privacy.md)
 FORGET_WITHIN_MS="${FORGET_WITHIN_MS:-86400000}"
 LISTS_RETENTION_MS="${LISTS_RETENTION_MS:-604800000}"
 KT=/opt/kafka/bin/kafka-topics.sh

@@ -8,7 +8,7 @@ broker takes them before the paced phase, to start from a long log.
 
 tansu's memory engine keeps each produced batch as one object and, for every partition a fetch finds new
 data on, lists every object of that partition: the broker's CPU follows (fetches/s) × (batches stored in the
-fetched partitions). The bench shows it by varying one thing at a time (docs/reliability.md).
+fetched partitions). The bench shows it by varying one thing at a time (docs/design/reliability.md).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Sample a worker with py-spy during a bench phase, and summarise the collapsed stacks it writes.
 
 ``python -m streams.bench.profile FILE [--top N] [--match TEXT]`` prints the functions with the largest
-inclusive and self share of the samples: what docs/performance.md quotes for each optimisation step.
+inclusive and self share of the samples: what docs/design/performance.md quotes for each optimisation step.
 py-spy is a dev dependency (``pip install -e '.[dev]'``).
 """
 from __future__ import annotations

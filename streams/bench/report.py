@@ -113,7 +113,7 @@ def commit_and_machine(load_before, commit: str | None = None) -> dict:
 
 
 def print_result(console: Console, res: dict) -> None:
-    """The phases as a table, the headline, and the Markdown row for docs/benchmarks.md."""
+    """The phases as a table, the headline, and the Markdown row for docs/results/benchmarks.md."""
     table = Table(title=f"pipeline bench: {res['items']:,} items, {res['workers']} worker(s), {res['machine']}")
     for col in ("phase", "sent", "out", "offered/s", "sustained/s", "whole/s", "p50 ms", "p95 ms", "p99 ms",
                 "its CPU", "CPU ms/msg", "broker CPU", "note"):

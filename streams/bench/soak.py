@@ -4,7 +4,7 @@ One embedded broker, one worker, a synthetic catalogue (precomputed vectors, as 
 10^5 shoppers. The bench first measures the worker's full-speed rate with a short burst, then offers
 ``--fraction`` of it (80% by default) for ``--minutes`` and samples, every ``--interval`` seconds, what was
 sent, what came out, the lag between the two, event → list latency and the worker's RSS and CPU. At the
-end it waits for the tail and checks the goals of docs/reliability.md:
+end it waits for the tail and checks the goals of docs/design/reliability.md:
 
 - every event got exactly one list (none lost, none duplicated: counted by its own reader of the topic);
 - the lag is bounded: it does not trend upwards (the last third's peak is at most the first third's peak

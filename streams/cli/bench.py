@@ -31,7 +31,7 @@ _LIBRARY_BENCHES = ("encode", "index")
 def register(sub) -> None:
     """Add the `bench` subcommand and its benchmarks."""
     parser = sub.add_parser("bench", help="run a benchmark and print its figures",
-                            description="Benchmarks print figures; docs/benchmarks.md records them with their commands.")
+                            description="Benchmarks print figures; docs/results/benchmarks.md records them with their commands.")
     benches = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     for name, (module, summary) in _BENCHES.items():
         # argparse %-formats every help string (a subcommand's help too): a literal % must be written %%

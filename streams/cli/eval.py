@@ -65,7 +65,7 @@ def add_data_flags(parser) -> None:
     parser.add_argument("--fit-fraction", type=float, default=0.5, metavar="F",
                         help="share of the log whose lists train the blend; 0 = keep the shipped weights (default 0.5)")
     parser.add_argument("--ratings", choices=["view", "graded"], default="view",
-                        help="MovieLens only: how star ratings map to event types (default view; docs/evaluation.md)")
+                        help="MovieLens only: how star ratings map to event types (default view; docs/results/evaluation.md)")
     parser.add_argument("--cold-items", type=int, default=20, metavar="N",
                         help="items held out of the log and added with no interactions (default 20; 0 = off)")
     parser.add_argument("--model-path", metavar="DIR", help="local mean-pooled (sentence-transformers) BERT-family model folder (STREAMREC_MODEL_PATH)")

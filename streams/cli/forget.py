@@ -22,7 +22,7 @@ examples:
 
 Exit status of --audit: 0 when, after compaction, nothing that names the user is left in what streamrec keeps
 (profiles, lists, signals, vectors); records that stay until a topic's retention (raw events, dead letters) are
-listed, and fail the audit only with --strict. 1 otherwise. docs/privacy.md explains each topic.
+listed, and fail the audit only with --strict. 1 otherwise. docs/guides/privacy.md explains each topic.
 """
 
 
@@ -140,5 +140,5 @@ def print_report(user: str, broker: str, audits: list[TopicAudit], out=sys.stdou
         print(f"{kept} records naming {user!r} survive compaction: the user is not (fully) forgotten", file=out)
     else:
         print(f"after compaction nothing that names {user!r} is left in what streamrec keeps"
-              + (f"; {retained} records stay until their topic's retention (docs/privacy.md)" if retained else ""),
+              + (f"; {retained} records stay until their topic's retention (docs/guides/privacy.md)" if retained else ""),
               file=out)

@@ -11,7 +11,7 @@ from ..errors import ImproperlyConfigured, InvalidMessage
 
 DATASET = "ml-100k"
 
-#: how a 1–5 star rating becomes a streamrec event type (see docs/evaluation.md, "ratings → events")
+#: how a 1–5 star rating becomes a streamrec event type (see docs/results/evaluation.md, "ratings → events")
 RATING_MAPS: dict[str, dict[int, str]] = {
     # every rating is one look at the movie: the log says *what* was watched, the star says little about
     # what comes next, so each interaction carries the same profile weight

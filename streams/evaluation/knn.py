@@ -54,7 +54,7 @@ class WindowedItemKNN(ItemKNNBaseline):
         return cos.sum(axis=0)
 
 
-#: the two windowed baselines of the evaluation table (docs/evaluation.md)
+#: the two windowed baselines of the evaluation table (docs/results/evaluation.md)
 KNN_WINDOW = "item-knn-w50"
 KNN_TUNED = "item-knn-tuned"
 KNN_BASELINES = {

@@ -3,7 +3,7 @@
 Lines go to the logger ``streamrec.audit`` at INFO, written to stderr by a handler of its own whatever
 ``STREAMREC_LOG_LEVEL`` says (worker.run calls ``keep_on``; Faust's logging set-up leaves it alone). Each line is ``audit <what> key=value ...`` with every value JSON-quoted, so an id that came
 from outside cannot forge a line of its own. The audit log names the shopper: it is the record that the forget
-was done, and its retention is the shop's (docs/privacy.md).
+was done, and its retention is the shop's (docs/guides/privacy.md).
 """
 from __future__ import annotations
 

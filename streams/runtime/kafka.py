@@ -172,7 +172,7 @@ def changelog_topic(settings: Settings, table: str) -> str:
 
 
 def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """The configuration of each topic streamrec creates that needs one (docs/privacy.md).
+    """The configuration of each topic streamrec creates that needs one (docs/guides/privacy.md).
 
     Compacted where a key's latest record is all that matters. The topics keyed by user — the lists and the
     profiles' changelog — are compacted too, so a forgotten user's tombstone removes their older records, and

@@ -5,7 +5,7 @@ each feature added to it. The contributions add up to the score exactly: for the
 w_f·x_f; for the booster they are LightGBM's per-feature SHAP values (``pred_contrib=True``) without the
 bias column. The bias is the model's expected output, the same constant for every item of every list, so
 the published score is the booster's raw output minus it: ranking is unchanged and no reason has to carry
-a share that explains nothing (docs/evaluation.md, "learned ranker").
+a share that explains nothing (docs/results/evaluation.md, "learned ranker").
 """
 from __future__ import annotations
 

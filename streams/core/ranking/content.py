@@ -2,7 +2,7 @@
 
 A profile's content candidates are the rows of the items it touched last and the searches it made last,
 so an event costs a few array slices, not a search of the whole catalogue (an exact search of 10^4 items
-is ~0.2 ms of one core per event here; docs/performance.md). A row is searched the first time it is
+is ~0.2 ms of one core per event here; docs/design/performance.md). A row is searched the first time it is
 needed — all of a micro-batch's missing rows in one batched FAISS search — and a new item joins the cached
 rows it belongs in when it is indexed. Deleted and out-of-stock items stay in rows and are filtered where
 every candidate is (the catalogue columns).

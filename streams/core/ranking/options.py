@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import ImproperlyConfigured
 
-#: the blend shipped with the package (fitted by `streamrec eval`; docs/evaluation.md)
+#: the blend shipped with the package (fitted by `streamrec eval`; docs/results/evaluation.md)
 PACKAGED_WEIGHTS = Path(__file__).with_name("default_weights.json")
 
 

@@ -4,7 +4,7 @@ Historical events (`streamrec import` marks them with the ``streamrec-backfill``
 the same order — profiles and signals learn from them — but publish no list. Control messages on the same
 topic (``streamrec-control: forget``) remove a shopper (agents/forget.py).
 
-Why a crash at any point neither loses nor doubles anything (docs/reliability.md): the batch runs inside
+Why a crash at any point neither loses nor doubles anything (docs/design/reliability.md): the batch runs inside
 runtime/delivery.py's ``deliver``, so its offsets are committed only after the broker acknowledged every
 record it produced (lists, deltas, dead letters, changelog rows); a failed send or a crash before that
 redelivers the batch. Then

@@ -3,7 +3,7 @@
 It travels the user's own partition, so it is applied after every earlier event of that user and before
 any later one. Applying it removes the profile row (its vector, history, search texts and categories) from the
 table — a tombstone on the changelog — and publishes a tombstone for the user's key on `recommendations`;
-compaction then removes the older records of both (docs/privacy.md). The item signals (popularity,
+compaction then removes the older records of both (docs/guides/privacy.md). The item signals (popularity,
 co-occurrence) are counts per item that name no shopper; `/items/{id}/signals` shows a pair only once enough
 shoppers made it (STREAMREC_SIGNAL_MIN_PAIR_COUNT). Every forget applied writes an audit line.
 """

@@ -1,7 +1,7 @@
 """The learning core with real parts: torch training, a real FAISS index, a real LightGBM LambdaRank booster.
 
 Tiny data, few steps: what is checked is behaviour (versions, publication, exact reasons), not quality;
-quality is `streamrec eval`'s job (docs/evaluation.md).
+quality is `streamrec eval`'s job (docs/results/evaluation.md).
 """
 import lightgbm
 import numpy as np

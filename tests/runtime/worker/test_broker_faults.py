@@ -93,7 +93,7 @@ def test_a_broker_that_goes_away_and_comes_back_finds_the_worker_alive(tmp_path)
         ensure_topics(Settings(broker=broker.url))  # memory-only: the new broker starts empty
         publish(broker.bootstrap, "items", [(i["item_id"], i) for i in ITEMS])
         # Offsets restart at 0 on an empty broker, below the positions the worker had: events sent before
-        # it has re-joined can be skipped (docs/reliability.md). Probe until it serves, then count.
+        # it has re-joined can be skipped (docs/design/reliability.md). Probe until it serves, then count.
         wait_for(lambda: _served(broker, f"probe-{time.monotonic_ns()}"), timeout=240, interval=1.0,
                  what="the worker to serve again")
         publish(broker.bootstrap, "events", views("after", 10))
