@@ -48,3 +48,14 @@ def require_extra(module: str, purpose: str) -> None:
         importlib.import_module(module)
     except ImportError:
         raise MissingExtra(purpose, module.replace("_", "-"), EXTRAS[module]) from None
+
+
+def read_json_file(path, what: str):
+    """The JSON value of a configuration file; a missing or malformed file is an ImproperlyConfigured in one line."""
+    import json
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{what} file {path}: {exc}") from None

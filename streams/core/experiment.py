@@ -12,12 +12,11 @@ Every list carries its arm (``arm``) and the arm is part of its ``model_version`
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import ImproperlyConfigured
+from ..errors import ImproperlyConfigured, read_json_file
 from .ranking import RankingWeights
 from .ranking.options import FEATURES
 
@@ -57,11 +56,7 @@ class Experiment:
     @classmethod
     def from_file(cls, path: Path) -> "Experiment":
         """Read and check an experiment file; a mistake is an ImproperlyConfigured in one line."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise ImproperlyConfigured(f"experiment file {path}: {exc}") from None
-        return cls.from_object(data, str(path))
+        return cls.from_object(read_json_file(path, "experiment"), str(path))
 
     @classmethod
     def from_object(cls, data: Any, source: str = "experiment") -> "Experiment":

@@ -9,12 +9,11 @@ to the score and a page can tell a merchandised item from a ranked one.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import ImproperlyConfigured
+from ..errors import ImproperlyConfigured, read_json_file
 from .catalogue import Catalogue
 from .ranking import ListFilter, Reason, ReasonCode, ScoredItem
 
@@ -49,11 +48,7 @@ class Rules:
     @classmethod
     def from_file(cls, path: Path) -> "Rules":
         """Read and check a rules file; a mistake is an ImproperlyConfigured naming the rule."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise ImproperlyConfigured(f"rules file {path}: {exc}") from None
-        return cls.from_object(data, str(path))
+        return cls.from_object(read_json_file(path, "rules"), str(path))
 
     @classmethod
     def from_object(cls, data: Any, source: str = "rules") -> "Rules":
