@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.metrics import Metrics
 from streams.runtime.follower import apply_one_by_one
+from streams.settings import Settings
 
 
 class Collected:
@@ -30,8 +31,8 @@ def message(offset: int, value: bytes) -> SimpleNamespace:
 
 def test_one_bad_record_is_dead_lettered_and_the_rest_applied():
     letters = Collected()
-    c = SimpleNamespace(metrics=Metrics(CollectorRegistry()), topics=SimpleNamespace(dead_letters=letters),
-                        state=SimpleNamespace(offsets={}))
+    c = SimpleNamespace(settings=Settings(), metrics=Metrics(CollectorRegistry()),
+                        topics=SimpleNamespace(dead_letters=letters), state=SimpleNamespace(offsets={}))
     applied: list[int] = []
 
     async def apply(batches):
