@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 
+from streams.bench.broker import produce_single_batches
 from streams.local.cluster import wait_for
 from streams.runtime.stalls import StallWatch
 
@@ -76,23 +77,7 @@ STALL_BATCHES = 20_000  # single-record batches on one partition: listing them t
 
 
 async def preload(bootstrap: str, topic: str, partition: int, batches: int) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
-    await producer.start()
-    try:
-        pending = []
-        for n in range(batches):
-            batch = producer.create_batch()
-            batch.append(key=b"stall", value=b"{}", timestamp=None)
-            batch.close()
-            pending.append(await producer.send_batch(batch, topic, partition=partition))
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    await produce_single_batches(bootstrap, topic, partition, batches, key=b"stall", value=b"{}")
 
 
 def health(worker) -> dict:

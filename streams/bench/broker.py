@@ -293,8 +293,30 @@ def _probe_all(args, settings: Settings, console: Console, load_before) -> int:
     return 0
 
 
+async def produce_single_batches(bootstrap: str, topic: str, partition: int, batches: int, *, key: bytes | None,
+                                 value: bytes) -> None:
+    """Write ``batches`` one-record batches to one partition (the log shape that makes tansu's fetch slow)."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    try:
+        pending = []
+        for _ in range(batches):
+            batch = producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)
+            batch.close()
+            pending.append(await producer.send_batch(batch, topic, partition=partition))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
 async def _probe(broker: LocalBroker, batches: int, fetches: int = 10) -> dict:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+    from aiokafka import AIOKafkaConsumer, TopicPartition
     from kafka.admin import KafkaAdminClient, NewTopic
 
     from .procstat import cpu_seconds
@@ -305,21 +327,7 @@ async def _probe(broker: LocalBroker, batches: int, fetches: int = 10) -> dict:
         admin.create_topics([NewTopic(topic, 1, 1)])
     finally:
         admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0)
-    await producer.start()
-    try:
-        pending = []
-        for n in range(batches):
-            batch = producer.create_batch()
-            batch.append(key=None, value=b"x" * 100, timestamp=None)
-            batch.close()
-            pending.append(await producer.send_batch(batch, topic, partition=0))
-            if len(pending) >= 500:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
+    await produce_single_batches(broker.bootstrap, topic, 0, batches, key=None, value=b"x" * 100)
     tp = TopicPartition(topic, 0)
 
     async def fetch_last(wait_ms: int, tries: int, timeout_ms: int) -> tuple[int, float, float]:

@@ -71,19 +71,21 @@ def _body(name: str) -> dict:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
+ATTRIBUTE_FILTERS = "Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE."
+
 #: (method, route) → operationId, summary, query parameters, request body, success status and schema
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/recommendations/{user_id}"): dict(
         id="getRecommendations", summary="The list a shopper would get now, under the page's filters",
-        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",
+        note=ATTRIBUTE_FILTERS,
         query=LIST_PARAMETERS, ok=(200, "RecommendationList")),
     ("GET", "/sessions/{session_id}/recommendations"): dict(
         id="getSessionRecommendations", summary="A guest's list (events with session_id, no user_id)",
         query=LIST_PARAMETERS, ok=(200, "RecommendationList"),
-        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE."),
+        note=ATTRIBUTE_FILTERS),
     ("GET", "/items/{item_id}/similar"): dict(
         id="getSimilarItems", summary="Items like this one (a product page): behaviour and text, with reasons",
-        note="Attribute filters: `attr.NAME=VALUE` (repeatable), the item's attribute NAME holds VALUE.",
+        note=ATTRIBUTE_FILTERS,
         query=LIST_PARAMETERS, ok=(200, "SimilarList")),
     ("GET", "/items/{item_id}/signals"): dict(
         id="getItemSignals", summary="An item's shop-wide signals: popularity and co-occurrence neighbours",
